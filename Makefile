@@ -1,0 +1,124 @@
+# pinpost - top-level build.  GNU make.
+#
+#   make deps     install missing Debian packages (a no-op when all are there)
+#   make all      build libstsec, pinpost (CLI)
+#   make test     build and run every test
+#   make asan     the unit and integration tests under ASan + UBSan
+#   make valgrind the unit tests under valgrind
+#   make install  PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+LIBDIR	?= $(PREFIX)/lib
+INCDIR	?= $(PREFIX)/include
+MANDIR	?= $(PREFIX)/share/man
+DESTDIR	?=
+
+CC	?= cc
+B	?= build
+PYTHON	:= /usr/bin/python3
+
+# Debian packages the build and the tests need.
+DEB_PKGS := gcc make pkg-config openssl libssl-dev libevent-dev libtdb-dev \
+	tdb-tools libunbound-dev libcmocka-dev libjansson-dev python3 \
+	python3-pytest valgrind
+
+PKGS	:= openssl libevent libevent_openssl tdb libunbound cmocka jansson
+
+# Recursive on purpose: evaluated when a recipe runs, after `deps`.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS_EXT = $(shell pkg-config --libs openssl tdb)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
+JANSSON_LIBS = $(shell pkg-config --libs jansson)
+
+WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+OPT	?= -O2 -g
+SAN	?=
+CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) \
+	$(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(SAN) $(LDFLAGS)
+
+EXT_SRC	:= $(wildcard ext/*.c)
+EXT_OBJ	:= $(EXT_SRC:%.c=$(B)/%.o)
+LIBSTSEC := $(B)/libstsec.a
+
+CLI_SRC	:= $(wildcard mta/cli/*.c)
+CLI_OBJ	:= $(CLI_SRC:%.c=$(B)/%.o)
+PINPOST	:= $(B)/pinpost
+
+UNIT_SRC := $(filter-out tests/unit/testutil.c,$(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TESTUTIL_OBJ := $(B)/tests/unit/testutil.o
+
+.PHONY: all deps test unit integration asan valgrind install clean
+
+all: $(LIBSTSEC) $(PINPOST)
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+		    grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		    -qq --no-install-recommends $$missing; \
+	fi
+
+$(B)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Iext -MMD -MP -c -o $@ $<
+
+$(LIBSTSEC): $(EXT_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(PINPOST): $(CLI_OBJ) $(LIBSTSEC)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIBSTSEC) $(JANSSON_LIBS) \
+	    $(PKG_LIBS_EXT)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(TESTUTIL_OBJ) $(LIBSTSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TESTUTIL_OBJ) $(LIBSTSEC) \
+	    $(CMOCKA_LIBS) $(PKG_LIBS_EXT)
+
+unit: $(UNIT_BIN)
+	@PINPOST_BUILD=$(abspath $(B)) sh tests/run-unit $(UNIT_BIN)
+
+integration: $(PINPOST)
+	cd tests/integration && PINPOST_BUILD=$(abspath $(B)) \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider .
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+	$(MAKE) asan
+	$(MAKE) valgrind
+
+asan: deps
+	$(MAKE) B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	    all unit integration
+
+valgrind: $(UNIT_BIN)
+	@PINPOST_BUILD=$(abspath $(B)) \
+	    VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+	    sh tests/run-unit $(UNIT_BIN)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
+	    $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(PINPOST) $(DESTDIR)$(BINDIR)/pinpost
+	install -m 644 $(LIBSTSEC) $(DESTDIR)$(LIBDIR)/libstsec.a
+	install -m 644 ext/stsec.h $(DESTDIR)$(INCDIR)/stsec.h
+	install -m 644 mta/cli/pinpost.1 $(DESTDIR)$(MANDIR)/man1/pinpost.1
+
+clean:
+	rm -rf build build-asan
+
+-include $(EXT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:$(B)/tests/%=$(B)/tests/unit/%.d)

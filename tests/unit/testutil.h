@@ -1,0 +1,21 @@
+/*
+ * testutil.h - helpers shared by the unit tests.
+ *
+ *	tu_tmpdir()	a fresh directory under $TMPDIR (mkdtemp)
+ *	tu_rmrf()	remove it again
+ *	tu_sh()		run a shell command; its exit status
+ *	tu_sh_out()	run a shell command; its stdout, trailing
+ *			newlines removed (malloc'd; NULL on failure)
+ *
+ * Tests use the openssl command line as an independent oracle, so these
+ * run real commands; a command that fails fails the test.
+ */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+char	*tu_tmpdir(void);
+void	 tu_rmrf(const char *dir);
+int	 tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char	*tu_sh_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
