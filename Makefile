@@ -1,7 +1,8 @@
 # pinpost - top-level build.  GNU make.
 #
 #   make deps     install missing Debian packages (a no-op when all are there)
-#   make all      build libstsec, pinpost (CLI)
+#   make all      build libstsec, pinpostd, pinpost (CLI)
+#   make run      start pinpostd on 127.0.0.1:2525 (working dir run/)
 #   make test     build and run every test
 #   make asan     the unit and integration tests under ASan + UBSan
 #   make valgrind the unit tests under valgrind
@@ -22,13 +23,15 @@ PYTHON	:= /usr/bin/python3
 # Debian packages the build and the tests need.
 DEB_PKGS := gcc make pkg-config openssl libssl-dev libevent-dev libtdb-dev \
 	tdb-tools libunbound-dev libcmocka-dev libjansson-dev python3 \
-	python3-pytest valgrind
+	python3-pytest valgrind swaks
 
 PKGS	:= openssl libevent libevent_openssl tdb libunbound cmocka jansson
 
 # Recursive on purpose: evaluated when a recipe runs, after `deps`.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS_EXT = $(shell pkg-config --libs openssl tdb)
+PKG_LIBS_MTA = $(shell pkg-config --libs libevent_openssl libevent_pthreads \
+	libevent openssl tdb jansson) -lpthread
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 JANSSON_LIBS = $(shell pkg-config --libs jansson)
 
@@ -44,17 +47,23 @@ EXT_SRC	:= $(wildcard ext/*.c)
 EXT_OBJ	:= $(EXT_SRC:%.c=$(B)/%.o)
 LIBSTSEC := $(B)/libstsec.a
 
+MTA_SRC	:= $(filter-out mta/pinpostd.c,$(wildcard mta/*.c mta/proto/*.c))
+MTA_OBJ	:= $(MTA_SRC:%.c=$(B)/%.o)
+LIBMTA	:= $(B)/libmta.a
+PINPOSTD := $(B)/pinpostd
+
 CLI_SRC	:= $(wildcard mta/cli/*.c)
 CLI_OBJ	:= $(CLI_SRC:%.c=$(B)/%.o)
 PINPOST	:= $(B)/pinpost
+INC	:= -Iext -Imta -Imta/proto
 
 UNIT_SRC := $(filter-out tests/unit/testutil.c,$(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/testutil.o
 
-.PHONY: all deps test unit integration asan valgrind install clean
+.PHONY: all deps test unit integration asan valgrind install clean run
 
-all: $(LIBSTSEC) $(PINPOST)
+all: $(LIBSTSEC) $(PINPOSTD) $(PINPOST)
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -71,20 +80,27 @@ deps:
 
 $(B)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Iext -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS_ALL) $(INC) -MMD -MP -c -o $@ $<
 
 $(LIBSTSEC): $(EXT_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(PINPOST): $(CLI_OBJ) $(LIBSTSEC)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIBSTSEC) $(JANSSON_LIBS) \
-	    $(PKG_LIBS_EXT)
+$(LIBMTA): $(MTA_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(TESTUTIL_OBJ) $(LIBSTSEC)
+$(PINPOSTD): $(B)/mta/pinpostd.o $(LIBMTA) $(LIBSTSEC)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBMTA) $(LIBSTSEC) $(PKG_LIBS_MTA)
+
+$(PINPOST): $(CLI_OBJ) $(LIBMTA) $(LIBSTSEC)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(LIBMTA) $(LIBSTSEC) \
+	    $(PKG_LIBS_MTA)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(TESTUTIL_OBJ) $(LIBMTA) $(LIBSTSEC)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TESTUTIL_OBJ) $(LIBSTSEC) \
-	    $(CMOCKA_LIBS) $(PKG_LIBS_EXT)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TESTUTIL_OBJ) $(LIBMTA) $(LIBSTSEC) \
+	    $(CMOCKA_LIBS) $(PKG_LIBS_MTA)
 
 unit: $(UNIT_BIN)
 	@PINPOST_BUILD=$(abspath $(B)) sh tests/run-unit $(UNIT_BIN)
@@ -110,15 +126,28 @@ valgrind: $(UNIT_BIN)
 	    VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
 	    sh tests/run-unit $(UNIT_BIN)
 
+RUN_DIR	?= run
+
+run: all
+	sh mta/setup-run.sh $(RUN_DIR)
+	@echo "pinpostd on 127.0.0.1:2525; mail lands in $(RUN_DIR)/mail/localhost/postmaster/new/"
+	@echo "try: swaks --server 127.0.0.1:2525 --to postmaster@localhost --tls"
+	exec $(PINPOSTD) -d -f $(RUN_DIR)/etc/pinpost.conf
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
 	    $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(PINPOSTD) $(DESTDIR)$(PREFIX)/sbin/pinpostd
 	install -m 755 $(PINPOST) $(DESTDIR)$(BINDIR)/pinpost
 	install -m 644 $(LIBSTSEC) $(DESTDIR)$(LIBDIR)/libstsec.a
 	install -m 644 ext/stsec.h $(DESTDIR)$(INCDIR)/stsec.h
 	install -m 644 mta/cli/pinpost.1 $(DESTDIR)$(MANDIR)/man1/pinpost.1
+	install -m 644 mta/pinpost.conf.5 $(DESTDIR)$(MANDIR)/man5/pinpost.conf.5
+	install -m 644 mta/pinpostd.8 $(DESTDIR)$(MANDIR)/man8/pinpostd.8
 
 clean:
 	rm -rf build build-asan
 
--include $(EXT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNIT_BIN:$(B)/tests/%=$(B)/tests/unit/%.d)
+-include $(EXT_OBJ:.o=.d) $(MTA_OBJ:.o=.d) $(B)/mta/pinpostd.d $(CLI_OBJ:.o=.d) $(UNIT_BIN:$(B)/tests/%=$(B)/tests/unit/%.d)

@@ -13,6 +13,7 @@
  *		matching a peer chain against a pin set.
  *	ehlo	parsing PKP / STSEC EHLO lines (both forms) and formatting
  *		them for a server.
+ *	server	the server's self-check of the pin set it advertises.
  *	policy	the noting and enforcement rules, as pure functions of
  *		(stored record, observation, now, configuration).
  *	record	the versioned byte encoding of host and domain records.
@@ -183,6 +184,22 @@ int	stsec_ehlo_format_stsec(int64_t max_age, char *buf, size_t len,
 
 const char *stsec_pkp_form_str(enum stsec_pkp_form f);
 int	stsec_pkp_form_parse(const char *s, enum stsec_pkp_form *out);
+
+/* ------------------------------------------------------------------ */
+/* server: what a server may advertise                                 */
+
+/*
+ * The server's self-check (DESIGN 1.2), run at start and reload.  served:
+ * the pins of the keys the server presents; backups: the configured
+ * backup pins.  On success *advertise is served + backups (what PKP
+ * carries) and 0 is returned.  -1, with the reason, when there is no
+ * served pin, no backup pin outside the served keys (a set without one
+ * locks senders out at the next key change), too many pins, or max_age
+ * above cap.  max_age 0 (retiring the pins) needs no backup.
+ */
+int	stsec_server_check(const struct stsec_pinset *served,
+	    const struct stsec_pinset *backups, int64_t max_age, int64_t cap,
+	    struct stsec_pinset *advertise, struct stsec_error *err);
 
 /* ------------------------------------------------------------------ */
 /* records                                                             */

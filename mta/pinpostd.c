@@ -1,0 +1,229 @@
+/*
+ * pinpostd.c - the pinpost mail server: start-up, privileges, signals.
+ *
+ * SYNOPSIS
+ *	pinpostd [-dn] [-f config]
+ *
+ * DESCRIPTION
+ *	Reads the configuration, loads the certificate and key and runs the
+ *	PKP self-check, binds the listeners, then (as root) prepares the
+ *	spool and Maildir root for the configured user and drops to it.
+ *	One libevent loop serves every session; blocking disk work goes to
+ *	one worker thread.  SIGTERM / SIGINT stop cleanly: no new sessions,
+ *	commits in progress finish and are answered, the rest get 421.
+ *	SIGHUP reloads the configuration and certificates.
+ *
+ *	-d	stay in the foreground and log to stderr
+ *	-n	check the configuration, print the PKP self-check verdict,
+ *		exit (0: configuration usable)
+ *	-f	configuration file (default /etc/pinpost/pinpost.conf)
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conf.h"
+#include "log.h"
+#include "server.h"
+#include "tls.h"
+
+#define CONF_DEFAULT	"/etc/pinpost/pinpost.conf"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: pinpostd [-dn] [-f config]\n");
+	exit(2);
+}
+
+/* mkdir -p, then give the directory to uid:gid when we are root. */
+static void
+prepare_dir(const char *path, uid_t uid, gid_t gid, int chown_it)
+{
+	char	buf[4096], *p;
+
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+		log_fatal("%s: path too long", path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			log_fatal("%s: cannot create: %s", buf,
+			    strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) == -1 && errno != EEXIST)
+		log_fatal("%s: cannot create: %s", buf, strerror(errno));
+	if (chown_it && chown(buf, uid, gid) == -1)
+		log_fatal("%s: cannot chown: %s", buf, strerror(errno));
+}
+
+static void
+drop_privileges(const struct conf *c)
+{
+	struct passwd *pw;
+	int	root = geteuid() == 0;
+
+	if (c->user[0] == '\0' || !root) {
+		prepare_dir(c->spool_dir, 0, 0, 0);
+		prepare_dir(c->maildir_root, 0, 0, 0);
+		if (root)
+			log_warn("user is empty: running as root");
+		return;
+	}
+	if ((pw = getpwnam(c->user)) == NULL)
+		log_fatal("user %s: no such user", c->user);
+	prepare_dir(c->spool_dir, pw->pw_uid, pw->pw_gid, 1);
+	prepare_dir(c->maildir_root, pw->pw_uid, pw->pw_gid, 1);
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		log_fatal("cannot drop privileges to %s: %s", c->user,
+		    strerror(errno));
+	if (setuid(0) != -1)
+		log_fatal("privileges not dropped");
+	log_info("running as %s uid=%ld", c->user, (long)pw->pw_uid);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		log_info("SIGHUP: reloading");
+		server_reload(srv);
+		return;
+	}
+	log_info("signal %d: stopping", (int)sig);
+	server_stop(srv);
+}
+
+static struct event *
+add_signal(struct event_base *base, int sig, struct server *srv)
+{
+	struct event *ev = evsignal_new(base, sig, signal_cb, srv);
+
+	if (ev == NULL || event_add(ev, NULL) == -1)
+		log_fatal("cannot catch signal %d", sig);
+	return ev;
+}
+
+static int
+check_only(const char *path, const struct conf *c, struct tls_server *ts)
+{
+	printf("%s: configuration ok\n", path);
+	printf("tls: cert=%s key=%s\n", c->tls_cert_file, c->tls_key_file);
+	printf("%s\n", tls_server_verdict(ts));
+	printf("stsec=%s\n", tls_server_stsec(ts) ? tls_server_stsec(ts) :
+	    "off");
+	return 0;
+}
+
+static void
+run(struct server *srv, int foreground)
+{
+	struct event *sigs[4];
+	char	err[CONF_ERR_MAX];
+	size_t	i;
+
+	if (server_listen(srv, err, sizeof(err)) == -1)
+		log_fatal("%s", err);
+	if (!foreground) {
+		if (daemon(0, 0) == -1)
+			log_fatal("daemon: %s", strerror(errno));
+		if (event_reinit(srv->base) == -1)
+			log_fatal("event_reinit failed");
+	}
+	drop_privileges(srv->conf);
+	sigs[0] = add_signal(srv->base, SIGTERM, srv);
+	sigs[1] = add_signal(srv->base, SIGINT, srv);
+	sigs[2] = add_signal(srv->base, SIGHUP, srv);
+	sigs[3] = NULL;
+	if (server_start(srv, err, sizeof(err)) == -1)
+		log_fatal("%s", err);
+	log_info("started %s", tls_server_verdict(srv->tls));
+	if (event_base_dispatch(srv->base) == -1)
+		log_warn("event loop failed");
+	for (i = 0; sigs[i] != NULL; i++)
+		event_free(sigs[i]);
+	log_info("stopped");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = CONF_DEFAULT;
+	struct conf *c;
+	struct tls_server *ts;
+	struct event_base *base;
+	struct server *srv;
+	char	err[CONF_ERR_MAX];
+	int	ch, foreground = 0, check = 0;
+
+	while ((ch = getopt(argc, argv, "df:n")) != -1) {
+		switch (ch) {
+		case 'd':
+			foreground = 1;
+			break;
+		case 'f':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return 1;
+	if (conf_load(path, c, err, sizeof(err)) == -1) {
+		fprintf(stderr, "pinpostd: %s\n", err);
+		free(c);
+		return 1;
+	}
+	log_init("pinpostd", foreground || check ||
+	    strcmp(c->log, "stderr") == 0, 0);
+	(void)signal(SIGPIPE, SIG_IGN);
+	tls_init();
+	if ((ts = tls_server_new(c, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "pinpostd: %s\n", err);
+		conf_free(c);
+		free(c);
+		return 1;
+	}
+	if (check) {
+		ch = check_only(path, c, ts);
+		tls_server_free(ts);
+		conf_free(c);
+		free(c);
+		return ch;
+	}
+	if ((base = event_base_new()) == NULL)
+		log_fatal("event_base_new failed");
+	if ((srv = server_new(base, path, c, ts, err, sizeof(err))) == NULL)
+		log_fatal("%s", err);
+	if (!ts || tls_server_pkp(ts) == NULL)
+		log_warn("%s", tls_server_verdict(ts));
+	run(srv, foreground);
+	c = srv->conf;		/* a reload may have replaced it */
+	server_free(srv);
+	event_base_free(base);
+	conf_free(c);
+	free(c);
+	return 0;
+}

@@ -1,0 +1,1307 @@
+/*
+ * session.c - one SMTP server session; see session.h.
+ *
+ * STATES
+ *	CMD		reading command lines
+ *	TLS_FLUSH	"220 Ready to start TLS" queued: wait until it is
+ *			written, then wrap the connection in TLS
+ *	HANDSHAKE	TLS handshake (STARTTLS or implicit TLS)
+ *	DATA		reading a DATA body
+ *	BDAT		reading a BDAT chunk
+ *	COMMIT		the message is being made durable by the worker;
+ *			input waits (reading is off)
+ *	QUIT		the last reply is being written; then close
+ *
+ *	Every change goes through enter_state(), which logs it at debug.
+ *	A command table gives each verb a check (state, order; sends its
+ *	own error reply) and a proceed (the work), as OpenSMTPD does.
+ *
+ * STARTTLS (CVE-2011-0411)
+ *	Bytes pipelined after STARTTLS are discarded, whether they came
+ *	with the command or before the 220 was written; after the
+ *	handshake the EHLO name and all transaction state are forgotten.
+ *	PKP and STSEC are advertised only on a TLS session, STARTTLS only
+ *	before TLS.
+ *
+ * DURABILITY
+ *	The message is streamed into the queue's tmp/ as it arrives; the
+ *	final fsync/rename/fsync is a worker job, and 250 is sent from its
+ *	completion.  A session that dies meanwhile is freed only when the
+ *	job has come back.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "conf.h"
+#include "local.h"
+#include "log.h"
+#include "queue.h"
+#include "server.h"
+#include "session.h"
+#include "smtp_cmd.h"
+#include "smtp_data.h"
+#include "smtp_reply.h"
+#include "tls.h"
+#include "worker.h"
+
+enum session_state {
+	S_CMD = 0,
+	S_TLS_FLUSH,
+	S_HANDSHAKE,
+	S_DATA,
+	S_BDAT,
+	S_COMMIT,
+	S_QUIT
+};
+
+struct session {
+	struct server		*srv;
+	char			 id[17];
+	struct bufferevent	*bev;
+	enum session_state	 state;
+	struct sockaddr_storage	 ss;
+	char			 addr[INET6_ADDRSTRLEN + 8];	/* [a]:p */
+	int			 relay_ok;
+	int			 tls;
+	int			 helo_seen;
+	int			 esmtp;
+	char			 helo[SMTP_DOMAIN_MAX + 1];
+	int			 errors;
+	int			 skipping;	/* inside an overlong line */
+	/* transaction */
+	int			 in_mail;
+	struct queue_env	 env;
+	struct queue_msg	*msg;
+	struct smtp_data	 data;
+	int			 bdat;		/* BDAT used: no DATA now */
+	uint64_t		 bdat_left;
+	int			 bdat_last;
+	const struct smtp_status *bdat_error;
+	int			 bdat_discard;	/* refused chunk: skip it */
+	/* life */
+	int			 job;		/* a worker job holds us */
+	int			 dead;		/* free when the job returns */
+	int			 shutdown;	/* server stopping */
+	struct event		*linger;	/* QUIT: wait for the TLS
+						   filter's socket to drain */
+	int			 linger_n;
+	LIST_ENTRY(session)	 entry;
+};
+
+static const struct smtp_status st_too_big = { 552, "5.3.4",
+    "Message too big" };
+static const struct smtp_status st_write_fail = { 451, "4.3.0",
+    "Queue write failed; try again later" };
+
+#define ADVERTISE_TLS(s)	(!(s)->tls && (s)->srv->tls != NULL)
+#define ADVERTISE_PKP(s)	((s)->tls && (s)->srv->tls != NULL && \
+				    tls_server_pkp((s)->srv->tls) != NULL)
+#define ADVERTISE_STSEC(s)	((s)->tls && (s)->srv->tls != NULL && \
+				    tls_server_stsec((s)->srv->tls) != NULL)
+
+static void	session_read_cb(struct bufferevent *, void *);
+static void	session_write_cb(struct bufferevent *, void *);
+static void	session_event_cb(struct bufferevent *, short, void *);
+static void	session_process(struct session *);
+static void	session_close(struct session *, const char *);
+static void	session_quit(struct session *);
+static void	session_reap(struct session *);
+static void	quit_flushed(struct session *);
+
+static const char *
+state_str(enum session_state st)
+{
+	static const char *const names[] = { "cmd", "tls-flush",
+	    "handshake", "data", "bdat", "commit", "quit" };
+
+	return (size_t)st < sizeof(names) / sizeof(*names) ? names[st] : "?";
+}
+
+static void
+enter_state(struct session *s, enum session_state st)
+{
+	log_debug("%s state %s -> %s", s->id, state_str(s->state),
+	    state_str(st));
+	s->state = st;
+}
+
+/* ------------------------------------------------------------------ */
+/* replies                                                              */
+
+static void
+reply(struct session *s, int code, const char *enh, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+reply(struct session *s, int code, const char *enh, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	char	text[SMTP_REPLY_LINE_MAX - 16];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (evbuffer_add_printf(out, "%d %s %s\r\n", code, enh, text) == -1)
+		log_warn("%s cannot queue reply", s->id);
+	if (code >= 400)
+		log_info("%s reply=\"%d %s %s\"", s->id, code, enh, text);
+}
+
+static void
+reply_status(struct session *s, const struct smtp_status *st)
+{
+	reply(s, st->code, st->enh, "%s", st->text);
+}
+
+/* A client error: counted; too many end the session. */
+static void
+reply_error(struct session *s, int code, const char *enh, const char *text)
+{
+	reply(s, code, enh, "%s", text);
+	if (++s->errors >= s->srv->conf->max_errors) {
+		reply(s, 421, "4.7.0", "%s Too many errors",
+		    s->srv->conf->myhostname);
+		log_info("%s close reason=\"too many errors\"", s->id);
+		session_quit(s);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* transaction                                                          */
+
+static void
+txn_reset(struct session *s)
+{
+	if (s->msg != NULL)
+		queue_msg_abort(s->msg);
+	s->msg = NULL;
+	queue_env_free(&s->env);
+	memset(&s->env, 0, sizeof(s->env));
+	s->in_mail = 0;
+	s->bdat = 0;
+	s->bdat_left = 0;
+	s->bdat_last = 0;
+	s->bdat_error = NULL;
+}
+
+static int
+msg_printf(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+msg_printf(struct session *s, const char *fmt, ...)
+{
+	char	buf[2048], err[QUEUE_ERR_MAX];
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -1;
+	if (queue_msg_write(s->msg, buf, (size_t)n, err, sizeof(err)) == -1) {
+		log_warn("%s %s", s->id, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+msg_received(struct session *s)
+{
+	char	date[64], info[128] = "";
+	time_t	now = time(NULL);
+	struct tm tm;
+	SSL	*ssl = bufferevent_openssl_get_ssl(s->bev);
+
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		return -1;
+	if (ssl != NULL) {
+		char t[96];
+
+		(void)snprintf(info, sizeof(info), "\r\n\t(%s)",
+		    tls_session_info(ssl, t, sizeof(t)));
+	}
+	return msg_printf(s, "Received: from %s (%s)\r\n\tby %s (pinpost) "
+	    "with %s%s id %s%s%s%s%s;\r\n\t%s\r\n", s->helo, s->addr,
+	    s->srv->conf->myhostname, s->esmtp ? "ESMTP" : "SMTP",
+	    s->tls ? "S" : "", queue_msg_id(s->msg), info,
+	    s->env.nrcpt == 1 ? "\r\n\tfor <" : "",
+	    s->env.nrcpt == 1 ? s->env.rcpt[0].addr : "",
+	    s->env.nrcpt == 1 ? ">" : "", date);
+}
+
+/* Opens the queue file and writes the Received: header. */
+static int
+msg_begin(struct session *s)
+{
+	char	err[QUEUE_ERR_MAX];
+
+	s->msg = queue_msg_new(s->srv->queue, err, sizeof(err));
+	if (s->msg == NULL) {
+		log_warn("%s %s", s->id, err);
+		return -1;
+	}
+	if (msg_received(s) == -1) {
+		queue_msg_abort(s->msg);
+		s->msg = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+struct commit_job {
+	struct session		*s;
+	struct queue_msg	*msg;
+	struct queue_env	 env;
+	struct queue		*queue;
+	int			 rc;
+	int			 local;		/* has local recipients */
+	char			 err[QUEUE_ERR_MAX];
+};
+
+static void
+commit_run(void *arg)
+{
+	struct commit_job *j = arg;
+
+	j->rc = queue_msg_commit(j->msg, &j->env, j->err, sizeof(j->err));
+}
+
+static void
+commit_done(void *arg)
+{
+	struct commit_job *j = arg;
+	struct session *s = j->s;
+
+	s->job = 0;
+	if (j->rc == 0) {
+		log_info("%s id=%s from=<%s> nrcpt=%zu status=queued", s->id,
+		    j->env.id, j->env.sender, j->env.nrcpt);
+		if (j->local)
+			local_schedule(s->srv, j->env.id);
+	} else
+		log_warn("%s commit failed: %s", s->id, j->err);
+	if (!s->dead) {
+		if (j->rc == 0)
+			reply(s, 250, "2.0.0", "Ok: queued as %s", j->env.id);
+		else
+			reply(s, 451, "4.3.0", "Queue write failed; try "
+			    "again later");
+	}
+	queue_env_free(&j->env);
+	free(j);
+	if (!s->dead) {
+		enter_state(s, S_CMD);
+		if (s->shutdown)
+			session_quit(s);
+		else {
+			(void)bufferevent_enable(s->bev, EV_READ);
+			session_process(s);
+		}
+	}
+	session_reap(s);
+}
+
+static void
+commit_start(struct session *s)
+{
+	struct commit_job *j;
+	size_t	i;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		goto fail;
+	j->s = s;
+	j->msg = s->msg;
+	j->env = s->env;
+	for (i = 0; i < j->env.nrcpt; i++)
+		j->local |= j->env.rcpt[i].local;
+	if (worker_submit(s->srv->worker, commit_run, commit_done, j) == -1) {
+		free(j);
+		goto fail;
+	}
+	s->msg = NULL;
+	memset(&s->env, 0, sizeof(s->env));
+	txn_reset(s);
+	s->job = 1;
+	enter_state(s, S_COMMIT);
+	(void)bufferevent_disable(s->bev, EV_READ);
+	return;
+fail:
+	txn_reset(s);
+	reply(s, 451, "4.3.0", "Local error; try again later");
+}
+
+/* ------------------------------------------------------------------ */
+/* recipients                                                           */
+
+static int
+rcpt_domain(const char *addr, char *domain, size_t len, char *user,
+    size_t ulen)
+{
+	const char *at = strrchr(addr, '@');
+	size_t	i, n;
+
+	if (at == NULL)
+		return -1;
+	n = (size_t)(at - addr);
+	if (n >= ulen || strlen(at + 1) >= len)
+		return -1;
+	for (i = 0; i < n; i++)
+		user[i] = (char)tolower((unsigned char)addr[i]);
+	user[n] = '\0';
+	for (i = 0; at[1 + i] != '\0'; i++)
+		domain[i] = (char)tolower((unsigned char)at[1 + i]);
+	domain[i] = '\0';
+	return 0;
+}
+
+static void
+lower(char *p)
+{
+	for (; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+}
+
+/* RCPT after the checks: local mailbox, relay, or refusal. */
+static void
+rcpt_accept(struct session *s, const char *path)
+{
+	char	addr[QUEUE_ADDR_MAX + 1], user[SMTP_LOCAL_MAX + 1];
+	char	domain[SMTP_DOMAIN_MAX + 1];
+	int	local;
+
+	if (strchr(path, '@') == NULL)	/* <postmaster>, RFC 5321 4.5.1 */
+		(void)snprintf(addr, sizeof(addr), "postmaster@%s",
+		    s->srv->conf->local_domains.n > 0 ?
+		    s->srv->conf->local_domains.v[0] : "localhost");
+	else
+		(void)snprintf(addr, sizeof(addr), "%s", path);
+	if (rcpt_domain(addr, domain, sizeof(domain), user,
+	    sizeof(user)) == -1) {
+		reply_error(s, 553, "5.1.3", "Bad recipient address syntax");
+		return;
+	}
+	local = local_is_domain(s->srv->conf, domain);
+	if (local && local_mailbox(s->srv->conf, user, domain, NULL, 0) != 0) {
+		reply_error(s, 550, "5.1.1", "No such mailbox here");
+		return;
+	}
+	if (local)
+		lower(addr);	/* the mailbox's own spelling */
+	if (!local && !s->relay_ok) {
+		reply_error(s, 554, "5.7.1", "Relay access denied");
+		return;
+	}
+	if (queue_env_add_rcpt(&s->env, addr, local) == -1) {
+		reply(s, 452, "4.5.3", "Too many recipients");
+		return;
+	}
+	reply(s, 250, "2.1.5", "Ok");
+}
+
+/* ------------------------------------------------------------------ */
+/* commands                                                             */
+
+struct session_cmd {
+	enum smtp_verb	verb;
+	int		(*check)(struct session *, const struct smtp_cmd *);
+	void		(*proceed)(struct session *, const struct smtp_cmd *);
+};
+
+static int
+check_any(struct session *s, const struct smtp_cmd *c)
+{
+	(void)s;
+	(void)c;
+	return 0;
+}
+
+static int
+check_helo_seen(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	if (s->helo_seen)
+		return 0;
+	reply_error(s, 503, "5.5.1", "Send EHLO first");
+	return -1;
+}
+
+static int
+check_mail(struct session *s, const struct smtp_cmd *c)
+{
+	if (check_helo_seen(s, c) == -1)
+		return -1;
+	if (s->in_mail) {
+		reply_error(s, 503, "5.5.1", "Nested MAIL command");
+		return -1;
+	}
+	if (c->has_size && c->size > s->srv->conf->message_size_limit) {
+		reply_error(s, 552, "5.3.4", "Message size exceeds the limit");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_rcpt(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	if (!s->in_mail) {
+		reply_error(s, 503, "5.5.1", "Need MAIL before RCPT");
+		return -1;
+	}
+	if ((int64_t)s->env.nrcpt >= s->srv->conf->recipient_limit) {
+		reply(s, 452, "4.5.3", "Too many recipients");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_data(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	if (!s->in_mail || s->env.nrcpt == 0) {
+		reply_error(s, 503, "5.5.1", s->in_mail ?
+		    "Need RCPT before DATA" : "Need MAIL before DATA");
+		return -1;
+	}
+	if (s->bdat) {
+		reply_error(s, 503, "5.5.1", "DATA after BDAT");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_starttls(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	if (s->tls) {
+		reply_error(s, 503, "5.5.1", "Already in TLS");
+		return -1;
+	}
+	if (s->srv->tls == NULL) {
+		reply_error(s, 454, "4.7.0", "TLS not available");
+		return -1;
+	}
+	if (s->in_mail) {
+		reply_error(s, 503, "5.5.1", "MAIL transaction in progress");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+ehlo_lines(struct session *s, const char **lines, size_t *n, char *size,
+    size_t sizelen)
+{
+	const struct stsec_ehlo_lines *pkp;
+	size_t	i;
+
+	(void)snprintf(size, sizelen, "SIZE %" PRIu64,
+	    s->srv->conf->message_size_limit);
+	lines[(*n)++] = "PIPELINING";
+	lines[(*n)++] = size;
+	lines[(*n)++] = "8BITMIME";
+	lines[(*n)++] = "ENHANCEDSTATUSCODES";
+	lines[(*n)++] = "CHUNKING";
+	lines[(*n)++] = "SMTPUTF8";
+	if (ADVERTISE_TLS(s))
+		lines[(*n)++] = "STARTTLS";
+	if (ADVERTISE_PKP(s)) {
+		pkp = tls_server_pkp(s->srv->tls);
+		for (i = 0; i < pkp->n; i++)
+			lines[(*n)++] = pkp->line[i];
+	}
+	if (ADVERTISE_STSEC(s))
+		lines[(*n)++] = tls_server_stsec(s->srv->tls);
+}
+
+static void
+proceed_ehlo(struct session *s, const struct smtp_cmd *c)
+{
+	const char *lines[8 + STSEC_MAX_PINS + 4];
+	char	first[SMTP_REPLY_LINE_MAX], size[32];
+	char	buf[SMTP_REPLY_LINE_MAX * (8 + STSEC_MAX_PINS + 4)];
+	size_t	n = 0;
+	int	len;
+
+	txn_reset(s);
+	(void)snprintf(s->helo, sizeof(s->helo), "%s", c->domain);
+	s->helo_seen = 1;
+	s->esmtp = c->verb == SMTP_V_EHLO;
+	(void)snprintf(first, sizeof(first), "%s Hello %s",
+	    s->srv->conf->myhostname, c->domain);
+	lines[n++] = first;
+	if (s->esmtp)
+		ehlo_lines(s, lines, &n, size, sizeof(size));
+	len = smtp_reply_format(buf, sizeof(buf), 250, NULL, lines, n);
+	if (len < 0 || evbuffer_add(bufferevent_get_output(s->bev), buf,
+	    (size_t)len) == -1)
+		reply(s, 451, "4.3.0", "Local error formatting the reply");
+}
+
+static void
+proceed_mail(struct session *s, const struct smtp_cmd *c)
+{
+	txn_reset(s);
+	s->in_mail = 1;
+	(void)snprintf(s->env.sender, sizeof(s->env.sender), "%s", c->path);
+	(void)snprintf(s->env.client, sizeof(s->env.client), "%s", s->addr);
+	(void)snprintf(s->env.helo, sizeof(s->env.helo), "%s", s->helo);
+	s->env.arrival = (int64_t)time(NULL);
+	s->env.body_8bit = c->body == SMTP_BODY_8BITMIME;
+	s->env.smtputf8 = c->smtputf8;
+	reply(s, 250, "2.1.0", "Ok");
+}
+
+static void
+proceed_rcpt(struct session *s, const struct smtp_cmd *c)
+{
+	rcpt_accept(s, c->path);
+}
+
+static void
+proceed_data(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	if (msg_begin(s) == -1) {
+		reply(s, 451, "4.3.0", "Local error; try again later");
+		return;
+	}
+	smtp_data_init(&s->data, s->srv->conf->message_size_limit);
+	enter_state(s, S_DATA);
+	reply(s, 354, "2.0.0", "End data with <CR><LF>.<CR><LF>");
+}
+
+static int
+check_bdat(struct session *s, const struct smtp_cmd *c)
+{
+	if (check_data(s, c) == -1)
+		return -1;
+	if (!s->bdat && msg_begin(s) == -1) {
+		reply(s, 451, "4.3.0", "Local error; try again later");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+proceed_bdat(struct session *s, const struct smtp_cmd *c)
+{
+	s->bdat = 1;
+	s->bdat_left = c->chunk_size;
+	s->bdat_last = c->last;
+	enter_state(s, S_BDAT);
+}
+
+/*
+ * A refused BDAT still carries its chunk: read and drop those octets, or
+ * they would be taken for commands (RFC 3030 section 2).
+ */
+static void
+bdat_skip(struct session *s, const struct smtp_cmd *c)
+{
+	if (s->dead || s->state == S_QUIT || c->chunk_size == 0)
+		return;
+	s->bdat_discard = 1;
+	s->bdat_left = c->chunk_size;
+	enter_state(s, S_BDAT);
+}
+
+static void
+proceed_rset(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	txn_reset(s);
+	reply(s, 250, "2.0.0", "Ok");
+}
+
+static void
+proceed_noop(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	reply(s, 250, "2.0.0", "Ok");
+}
+
+static void
+proceed_quit(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	reply(s, 221, "2.0.0", "Bye");
+	session_quit(s);
+}
+
+static void
+proceed_vrfy(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	reply(s, 252, "2.5.0", "Cannot VRFY user, but will accept message");
+}
+
+static void
+proceed_expn(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	reply(s, 502, "5.5.1", "EXPN not supported");
+}
+
+static void
+proceed_help(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	reply(s, 214, "2.0.0", "See RFC 5321; pinpost speaks ESMTP with "
+	    "STARTTLS, PKP and STSEC");
+}
+
+static void
+proceed_auth(struct session *s, const struct smtp_cmd *c)
+{
+	(void)c;
+	reply_error(s, 502, "5.5.1", "AUTH not supported");
+}
+
+static void
+proceed_starttls(struct session *s, const struct smtp_cmd *c)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t	left = evbuffer_get_length(in);
+
+	(void)c;
+	if (left > 0) {
+		log_info("%s discarded=%zu reason=\"input pipelined after "
+		    "STARTTLS\"", s->id, left);
+		(void)evbuffer_drain(in, left);
+	}
+	reply(s, 220, "2.0.0", "Ready to start TLS");
+	enter_state(s, S_TLS_FLUSH);
+	(void)bufferevent_disable(s->bev, EV_READ);
+}
+
+static const struct session_cmd session_cmds[] = {
+	{ SMTP_V_HELO,		check_any,		proceed_ehlo },
+	{ SMTP_V_EHLO,		check_any,		proceed_ehlo },
+	{ SMTP_V_MAIL,		check_mail,		proceed_mail },
+	{ SMTP_V_RCPT,		check_rcpt,		proceed_rcpt },
+	{ SMTP_V_DATA,		check_data,		proceed_data },
+	{ SMTP_V_BDAT,		check_bdat,		proceed_bdat },
+	{ SMTP_V_RSET,		check_any,		proceed_rset },
+	{ SMTP_V_NOOP,		check_any,		proceed_noop },
+	{ SMTP_V_QUIT,		check_any,		proceed_quit },
+	{ SMTP_V_VRFY,		check_any,		proceed_vrfy },
+	{ SMTP_V_EXPN,		check_any,		proceed_expn },
+	{ SMTP_V_HELP,		check_any,		proceed_help },
+	{ SMTP_V_AUTH,		check_any,		proceed_auth },
+	{ SMTP_V_STARTTLS,	check_starttls,		proceed_starttls },
+};
+
+static void
+session_command(struct session *s, const char *line, size_t len)
+{
+	const struct smtp_status *st;
+	struct smtp_cmd cmd;
+	size_t	i;
+
+	st = smtp_cmd_parse(line, len, s->env.smtputf8, &cmd);
+	if (st != NULL) {
+		reply_error(s, st->code, st->enh, st->text);
+		return;
+	}
+	log_debug("%s command=%s", s->id, smtp_verb_str(cmd.verb));
+	for (i = 0; i < sizeof(session_cmds) / sizeof(*session_cmds); i++) {
+		if (session_cmds[i].verb != cmd.verb)
+			continue;
+		if (session_cmds[i].check(s, &cmd) == 0)
+			session_cmds[i].proceed(s, &cmd);
+		else if (cmd.verb == SMTP_V_BDAT)
+			bdat_skip(s, &cmd);
+		return;
+	}
+	reply_error(s, 500, "5.5.1", "Command not recognized");
+}
+
+/* ------------------------------------------------------------------ */
+/* input                                                                */
+
+/*
+ * One command line from the input, or 0 when none is complete.  An
+ * overlong line is skipped to its end and answered, so the session stays
+ * in sync (Postfix does the same).
+ */
+static int
+read_command(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer_ptr p;
+	char	line[SMTP_CMD_LINE_MAX + 1];
+	size_t	len, eol_len = 0;
+
+	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+	if (p.pos == -1) {
+		len = evbuffer_get_length(in);
+		if (len > SMTP_CMD_LINE_MAX) {
+			(void)evbuffer_drain(in, len);
+			s->skipping = 1;
+		}
+		return 0;
+	}
+	len = (size_t)p.pos;
+	if (s->skipping || len > SMTP_CMD_LINE_MAX - 2) {
+		(void)evbuffer_drain(in, len + eol_len);
+		s->skipping = 0;
+		reply_error(s, 500, "5.5.6", "Line too long");
+		return 1;
+	}
+	if (evbuffer_remove(in, line, len) != (int)len ||
+	    evbuffer_drain(in, eol_len) == -1) {
+		session_close(s, "input buffer error");
+		return 1;
+	}
+	line[len] = '\0';
+	session_command(s, line, len);
+	return 1;
+}
+
+static void
+data_finish(struct session *s)
+{
+	const struct smtp_status *st = smtp_data_error(&s->data);
+
+	if (st != NULL) {
+		log_info("%s message refused: %s", s->id, st->text);
+		txn_reset(s);
+		enter_state(s, S_CMD);
+		reply_status(s, st);
+		return;
+	}
+	commit_start(s);
+}
+
+static int
+read_data(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	char	buf[16384], out[16384], err[QUEUE_ERR_MAX];
+	size_t	n, used, outlen;
+	int	got;
+
+	got = evbuffer_copyout(in, buf, sizeof(buf));
+	if (got <= 0)
+		return 0;
+	n = (size_t)got;
+	used = smtp_data_feed(&s->data, buf, n, out, &outlen);
+	(void)evbuffer_drain(in, used);
+	if (outlen > 0 && s->msg != NULL &&
+	    queue_msg_write(s->msg, out, outlen, err, sizeof(err)) == -1) {
+		log_warn("%s %s", s->id, err);
+		queue_msg_abort(s->msg);
+		s->msg = NULL;
+	}
+	if (!s->data.done)
+		return 1;
+	if (s->msg == NULL) {
+		txn_reset(s);
+		enter_state(s, S_CMD);
+		reply_status(s, &st_write_fail);
+		return 1;
+	}
+	data_finish(s);
+	return 1;
+}
+
+static void
+bdat_chunk_done(struct session *s)
+{
+	uint64_t size;
+
+	enter_state(s, S_CMD);
+	if (s->bdat_discard) {
+		s->bdat_discard = 0;
+		return;
+	}
+	size = queue_msg_size(s->msg);
+	if (s->bdat_error != NULL) {
+		reply_status(s, s->bdat_error);
+		txn_reset(s);
+		return;
+	}
+	if (!s->bdat_last) {
+		reply(s, 250, "2.0.0", "%" PRIu64 " octets received", size);
+		return;
+	}
+	commit_start(s);
+}
+
+static void
+bdat_write(struct session *s, const char *buf, size_t n)
+{
+	char	err[QUEUE_ERR_MAX];
+
+	if (s->bdat_error != NULL)
+		return;
+	if (queue_msg_size(s->msg) + n > s->srv->conf->message_size_limit) {
+		s->bdat_error = &st_too_big;
+		return;
+	}
+	if (queue_msg_write(s->msg, buf, n, err, sizeof(err)) == -1) {
+		log_warn("%s %s", s->id, err);
+		s->bdat_error = &st_write_fail;
+	}
+}
+
+static int
+read_bdat(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	char	buf[16384];
+	size_t	n = evbuffer_get_length(in);
+
+	if (n > s->bdat_left)
+		n = (size_t)s->bdat_left;
+	if (n > sizeof(buf))
+		n = sizeof(buf);
+	if (n > 0) {
+		if (evbuffer_remove(in, buf, n) != (int)n)
+			return 0;
+		s->bdat_left -= n;
+		if (!s->bdat_discard)
+			bdat_write(s, buf, n);
+	}
+	if (s->bdat_left == 0) {
+		bdat_chunk_done(s);
+		return 1;
+	}
+	return n > 0;
+}
+
+/* Runs what the input holds, as far as the state allows. */
+static void
+session_process(struct session *s)
+{
+	int	more = 1;
+
+	while (more && !s->dead) {
+		switch (s->state) {
+		case S_CMD:
+			more = read_command(s);
+			break;
+		case S_DATA:
+			more = read_data(s);
+			break;
+		case S_BDAT:
+			more = read_bdat(s);
+			break;
+		default:
+			more = 0;
+			break;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* TLS                                                                  */
+
+static void
+session_timeouts(struct session *s)
+{
+	const struct conf *c = s->srv->conf;
+	struct timeval rd = { (time_t)c->command_timeout, 0 };
+	struct timeval wr = { (time_t)c->command_timeout, 0 };
+
+	if (s->state == S_DATA || s->state == S_BDAT)
+		rd.tv_sec = (time_t)c->data_timeout;
+	(void)bufferevent_set_timeouts(s->bev, &rd, &wr);
+}
+
+static void
+session_bev_setup(struct session *s)
+{
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb,
+	    session_event_cb, s);
+	session_timeouts(s);
+	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+/* The 220 is written: wrap the connection in TLS. */
+static void
+starttls_upgrade(struct session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct bufferevent *tbev;
+	SSL	*ssl;
+	size_t	left = evbuffer_get_length(in);
+
+	if (left > 0) {
+		log_info("%s discarded=%zu reason=\"input before TLS "
+		    "handshake\"", s->id, left);
+		(void)evbuffer_drain(in, left);
+	}
+	if ((ssl = SSL_new(tls_server_ctx(s->srv->tls))) == NULL) {
+		session_close(s, "SSL_new failed");
+		return;
+	}
+	tbev = bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS);
+	if (tbev == NULL) {
+		SSL_free(ssl);
+		session_close(s, "cannot start TLS");
+		return;
+	}
+	s->bev = tbev;
+	bufferevent_openssl_set_allow_dirty_shutdown(tbev, 1);
+	enter_state(s, S_HANDSHAKE);
+	session_bev_setup(s);
+}
+
+static void
+greet(struct session *s)
+{
+	reply(s, 220, "2.0.0", "%s ESMTP pinpost", s->srv->conf->myhostname);
+}
+
+static void
+tls_ready(struct session *s)
+{
+	char	info[128];
+	SSL	*ssl = bufferevent_openssl_get_ssl(s->bev);
+	int	implicit = s->tls == -1;
+
+	/* Forget everything said in plaintext (RFC 3207 section 4.2). */
+	txn_reset(s);
+	s->helo_seen = 0;
+	s->esmtp = 0;
+	s->helo[0] = '\0';
+	s->tls = 1;
+	log_info("%s tls=%s", s->id, tls_session_info(ssl, info,
+	    sizeof(info)));
+	enter_state(s, S_CMD);
+	if (implicit)
+		greet(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* callbacks                                                            */
+
+static void
+session_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	session_process(s);
+	if (!s->dead)
+		session_timeouts(s);
+	session_reap(s);
+}
+
+/*
+ * Output still on its way: with a STARTTLS filter, the write callback
+ * comes when the filter's buffer is empty, not the socket's.
+ */
+static int
+output_pending(struct session *s)
+{
+	struct bufferevent *u = bufferevent_get_underlying(s->bev);
+
+	return evbuffer_get_length(bufferevent_get_output(s->bev)) > 0 ||
+	    (u != NULL && evbuffer_get_length(bufferevent_get_output(u)) > 0);
+}
+
+#define LINGER_MS	10
+#define LINGER_MAX	200	/* 2 s, then close anyway */
+
+static void
+linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct timeval tv = { 0, LINGER_MS * 1000 };
+
+	(void)fd;
+	(void)what;
+	if (output_pending(s) && ++s->linger_n < LINGER_MAX &&
+	    evtimer_add(s->linger, &tv) == 0)
+		return;
+	session_close(s, NULL);
+	session_reap(s);
+}
+
+static void
+quit_flushed(struct session *s)
+{
+	struct timeval tv = { 0, LINGER_MS * 1000 };
+
+	if (!output_pending(s)) {
+		session_close(s, NULL);
+		return;
+	}
+	if (s->linger == NULL &&
+	    (s->linger = evtimer_new(s->srv->base, linger_cb, s)) == NULL) {
+		session_close(s, NULL);
+		return;
+	}
+	if (evtimer_add(s->linger, &tv) == -1)
+		session_close(s, NULL);
+}
+
+static void
+session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (s->state == S_TLS_FLUSH)
+		starttls_upgrade(s);
+	else if (s->state == S_QUIT)
+		quit_flushed(s);
+	session_reap(s);
+}
+
+static void
+log_ssl_errors(struct session *s)
+{
+	unsigned long e;
+	char	buf[256];
+
+	while ((e = bufferevent_get_openssl_error(s->bev)) != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		log_info("%s tls-error=\"%s\"", s->id, buf);
+	}
+}
+
+static void
+session_timeout(struct session *s)
+{
+	log_info("%s timeout state=%s", s->id, state_str(s->state));
+	reply(s, 421, "4.4.2", "%s Timeout, closing connection",
+	    s->srv->conf->myhostname);
+	session_quit(s);
+}
+
+static void
+session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED)
+		tls_ready(s);
+	else {
+		log_ssl_errors(s);
+		if ((what & BEV_EVENT_TIMEOUT) && s->state != S_QUIT)
+			session_timeout(s);
+		else
+			session_close(s, what & BEV_EVENT_EOF ?
+			    "disconnected" : what & BEV_EVENT_TIMEOUT ?
+			    "timeout" : "connection error");
+	}
+	session_reap(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* life                                                                 */
+
+static void
+session_free(struct session *s)
+{
+	struct server *srv = s->srv;
+
+	txn_reset(s);
+	if (s->linger != NULL)
+		event_free(s->linger);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	LIST_REMOVE(s, entry);
+	free(s);
+	server_session_gone(srv);
+}
+
+/*
+ * Frees are deferred: callbacks only mark the session dead, and each
+ * top-level callback ends here, after the stack has unwound.  A session
+ * with a worker job out waits for commit_done().
+ */
+static void
+session_reap(struct session *s)
+{
+	if (s->dead && !s->job)
+		session_free(s);
+}
+
+static void
+session_close(struct session *s, const char *why)
+{
+	if (s->dead)
+		return;
+	if (why != NULL)
+		log_info("%s close reason=\"%s\" state=%s", s->id, why,
+		    state_str(s->state));
+	log_info("%s disconnect from=%s", s->id, s->addr);
+	s->dead = 1;
+	(void)bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+}
+
+/* The last reply is queued: close once it is written. */
+static void
+session_quit(struct session *s)
+{
+	enter_state(s, S_QUIT);
+	(void)bufferevent_disable(s->bev, EV_READ);
+	(void)bufferevent_enable(s->bev, EV_WRITE);
+	/* The TLS filter may have moved the reply on already. */
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		quit_flushed(s);
+}
+
+static void
+session_shutdown(struct session *s)
+{
+	s->shutdown = 1;
+	if (s->job || s->state == S_QUIT || s->dead)
+		return;		/* commit_done() or the flush ends it */
+	txn_reset(s);
+	reply(s, 421, "4.3.2", "%s Service shutting down",
+	    s->srv->conf->myhostname);
+	session_quit(s);
+}
+
+void
+session_shutdown_all(struct server *srv)
+{
+	struct session *s, *next;
+
+	for (s = LIST_FIRST(&srv->sessions); s != NULL; s = next) {
+		next = LIST_NEXT(s, entry);
+		session_shutdown(s);
+		session_reap(s);
+	}
+}
+
+static int
+addr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return 0;
+	if (a->sa_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)(const void *)a)->
+		    sin_addr, &((const struct sockaddr_in *)(const void *)b)->
+		    sin_addr, sizeof(struct in_addr)) == 0;
+	if (a->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->
+		    sin6_addr, &((const struct sockaddr_in6 *)(const void *)b)->
+		    sin6_addr, sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+size_t
+session_count_addr(const struct server *srv, const struct sockaddr *sa)
+{
+	const struct session *s;
+	size_t	n = 0;
+
+	LIST_FOREACH(s, &srv->sessions, entry)
+		if (addr_equal(session_addr(s), sa))
+			n++;
+	return n;
+}
+
+const struct sockaddr *
+session_addr(const struct session *s)
+{
+	return (const struct sockaddr *)&s->ss;
+}
+
+static void
+format_addr(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	host[INET6_ADDRSTRLEN] = "?";
+	int	port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		(void)inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		(void)inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	}
+	(void)snprintf(buf, len, "[%s]:%d", host, port);
+}
+
+static struct bufferevent *
+session_bev_new(struct session *s, evutil_socket_t fd, int implicit_tls)
+{
+	struct bufferevent *bev;
+	SSL	*ssl;
+	int	opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+
+	if (!implicit_tls)
+		return bufferevent_socket_new(s->srv->base, fd, opts);
+	if ((ssl = SSL_new(tls_server_ctx(s->srv->tls))) == NULL)
+		return NULL;
+	bev = bufferevent_openssl_socket_new(s->srv->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, opts);
+	if (bev == NULL)
+		SSL_free(ssl);
+	else
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+struct session *
+session_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
+    socklen_t salen, int implicit_tls)
+{
+	struct session *s;
+	int	one = 1;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->srv = srv;
+	(void)snprintf(s->id, sizeof(s->id), "%016" PRIx64, srv->next_id++);
+	memcpy(&s->ss, sa, salen < sizeof(s->ss) ? salen : sizeof(s->ss));
+	format_addr(sa, s->addr, sizeof(s->addr));
+	s->relay_ok = conf_net_match(&srv->conf->relay_networks, sa) == 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((s->bev = session_bev_new(s, fd, implicit_tls)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	LIST_INSERT_HEAD(&srv->sessions, s, entry);
+	srv->nsessions++;
+	log_info("%s connect from=%s%s", s->id, s->addr,
+	    implicit_tls ? " tls=implicit" : "");
+	if (implicit_tls) {
+		s->tls = -1;	/* handshake first, then the greeting */
+		enter_state(s, S_HANDSHAKE);
+	} else
+		greet(s);
+	session_bev_setup(s);
+	return s;
+}
