@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "maildir.h"
 
 #define MD_PATH_MAX	4096
@@ -61,35 +62,11 @@ struct md_job {
 
 static atomic_uint md_counter;
 
-static int md_err(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------------ */
 /* errors and small helpers						*/
 
-static int
-md_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	ap;
 
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		(void)vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-static int
-md_syserr(char *err, size_t errlen, const char *path, const char *call)
-{
-	char	msg[128];
-	int	e = errno;
-
-	if (strerror_r(e, msg, sizeof(msg)) != 0)
-		(void)snprintf(msg, sizeof(msg), "error %d", e);
-	return md_err(err, errlen, "%s: %s: %s", path, call, msg);
-}
 
 static int
 md_join(char *buf, size_t len, const char *dir, const char *sub,
@@ -104,19 +81,6 @@ md_join(char *buf, size_t len, const char *dir, const char *sub,
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-static int
-md_fsync_dir(const char *dir, char *err, size_t errlen)
-{
-	int	fd, rc = 0;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return md_syserr(err, errlen, dir, "open");
-	if (fsync(fd) == -1)
-		rc = md_syserr(err, errlen, dir, "fsync");
-	if (close(fd) == -1 && rc == 0)
-		rc = md_syserr(err, errlen, dir, "close");
-	return rc;
-}
 
 /* ------------------------------------------------------------------ */
 /* unique names								*/
@@ -179,12 +143,12 @@ md_create(struct md_job *j, const char *mailbox, char *err, size_t errlen)
 
 	for (i = 0; i < MD_TRIES; i++) {
 		if (md_unique(name, sizeof(name), j->host) == -1)
-			return md_syserr(err, errlen, mailbox, "new file name");
+			return fsu_syserr(err, errlen, mailbox, "new file name");
 		if (md_join(j->tmp, sizeof(j->tmp), mailbox, "tmp", name) ==
 		    -1 || md_join(j->new, sizeof(j->new), mailbox, "new",
 		    name) == -1) {
 			j->tmp[0] = '\0';
-			return md_err(err, errlen, "%s: path too long",
+			return fsu_err(err, errlen, "%s: path too long",
 			    mailbox);
 		}
 		j->out = open(j->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
@@ -192,13 +156,13 @@ md_create(struct md_job *j, const char *mailbox, char *err, size_t errlen)
 		if (j->out != -1)
 			return 0;
 		if (errno != EEXIST) {
-			(void)md_syserr(err, errlen, j->tmp, "open");
+			(void)fsu_syserr(err, errlen, j->tmp, "open");
 			j->tmp[0] = '\0';
 			return -1;
 		}
 	}
 	j->tmp[0] = '\0';
-	return md_err(err, errlen, "%s/tmp: no unique file name after %d "
+	return fsu_err(err, errlen, "%s/tmp: no unique file name after %d "
 	    "tries", mailbox, MD_TRIES);
 }
 
@@ -218,7 +182,7 @@ md_flush(struct md_job *j, char *err, size_t errlen)
 		if (n <= 0) {
 			if (n == 0)
 				errno = EIO;
-			return md_syserr(err, errlen, j->tmp, "write");
+			return fsu_syserr(err, errlen, j->tmp, "write");
 		}
 		p += n;
 		len -= (size_t)n;
@@ -271,7 +235,7 @@ md_copy(struct md_job *j, const char *prepend, const char *msg_path,
 		    errno == EINTR)
 			continue;
 		if (n == -1)
-			return md_syserr(err, errlen, msg_path, "read");
+			return fsu_syserr(err, errlen, msg_path, "read");
 		if (n == 0)
 			break;
 		if (md_put(j, j->ib, (size_t)n, err, errlen) == -1)
@@ -289,10 +253,10 @@ md_sync(struct md_job *j, char *err, size_t errlen)
 	int	fd = j->out;
 
 	if (fsync(fd) == -1)
-		return md_syserr(err, errlen, j->tmp, "fsync");
+		return fsu_syserr(err, errlen, j->tmp, "fsync");
 	j->out = -1;
 	if (close(fd) == -1)
-		return md_syserr(err, errlen, j->tmp, "close");
+		return fsu_syserr(err, errlen, j->tmp, "close");
 	return 0;
 }
 
@@ -301,9 +265,9 @@ md_publish(struct md_job *j, char *err, size_t errlen)
 {
 	if (link(j->tmp, j->new) == -1) {
 		if (errno != EXDEV && errno != EPERM)
-			return md_syserr(err, errlen, j->new, "link");
+			return fsu_syserr(err, errlen, j->new, "link");
 		if (rename(j->tmp, j->new) == -1)
-			return md_syserr(err, errlen, j->new, "rename");
+			return fsu_syserr(err, errlen, j->new, "rename");
 	} else {
 		/*
 		 * The message is in new/: failing now would deliver it
@@ -311,7 +275,7 @@ md_publish(struct md_job *j, char *err, size_t errlen)
 		 */
 		(void)unlink(j->tmp);
 	}
-	return md_fsync_dir(j->newdir, err, errlen);
+	return fsu_fsync_dir(j->newdir, err, errlen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -324,7 +288,7 @@ md_job_new(const char *mailbox, const char *hostname, char *err,
 	struct md_job *j;
 
 	if ((j = malloc(sizeof(*j))) == NULL) {
-		(void)md_err(err, errlen, "%s: out of memory", mailbox);
+		(void)fsu_err(err, errlen, "%s: out of memory", mailbox);
 		return NULL;
 	}
 	j->in = j->out = -1;
@@ -333,12 +297,12 @@ md_job_new(const char *mailbox, const char *hostname, char *err,
 	j->tmp[0] = j->new[0] = '\0';
 	if (md_join(j->newdir, sizeof(j->newdir), mailbox, "new", NULL) ==
 	    -1) {
-		(void)md_err(err, errlen, "%s: path too long", mailbox);
+		(void)fsu_err(err, errlen, "%s: path too long", mailbox);
 		free(j);
 		return NULL;
 	}
 	if (md_host(hostname, j->host, sizeof(j->host)) == -1) {
-		(void)md_syserr(err, errlen, mailbox, "host name");
+		(void)fsu_syserr(err, errlen, mailbox, "host name");
 		free(j);
 		return NULL;
 	}
@@ -366,11 +330,11 @@ md_run(struct md_job *j, const char *mailbox, const char *msg_path,
     size_t errlen)
 {
 	if ((j->in = open(msg_path, O_RDONLY | O_CLOEXEC)) == -1)
-		return md_syserr(err, errlen, msg_path, "open");
+		return fsu_syserr(err, errlen, msg_path, "open");
 	if (md_create(j, mailbox, err, errlen) == -1)
 		return -1;
 	if (name_out != NULL && strlen(j->new) >= name_len)
-		return md_err(err, errlen, "%s: name buffer too small", j->new);
+		return fsu_err(err, errlen, "%s: name buffer too small", j->new);
 	if (md_copy(j, prepend, msg_path, err, errlen) == -1 ||
 	    md_sync(j, err, errlen) == -1 || md_publish(j, err, errlen) == -1)
 		return -1;
@@ -409,13 +373,13 @@ md_sync_parent(const char *path, char *err, size_t errlen)
 	while (len > 1 && path[len - 1] == '/')
 		len--;
 	if (len >= sizeof(parent))
-		return md_err(err, errlen, "%s: path too long", path);
+		return fsu_err(err, errlen, "%s: path too long", path);
 	memcpy(parent, path, len);
 	parent[len] = '\0';
 	if ((slash = strrchr(parent, '/')) == NULL)
-		return md_fsync_dir(".", err, errlen);
+		return fsu_fsync_dir(".", err, errlen);
 	slash[slash == parent ? 1 : 0] = '\0';
-	return md_fsync_dir(parent, err, errlen);
+	return fsu_fsync_dir(parent, err, errlen);
 }
 
 static int
@@ -426,11 +390,11 @@ md_mkdir(const char *path, char *err, size_t errlen)
 	if (mkdir(path, 0700) == 0)
 		return md_sync_parent(path, err, errlen);
 	if (errno != EEXIST)
-		return md_syserr(err, errlen, path, "mkdir");
+		return fsu_syserr(err, errlen, path, "mkdir");
 	if (stat(path, &sb) == -1)
-		return md_syserr(err, errlen, path, "stat");
+		return fsu_syserr(err, errlen, path, "stat");
 	if (!S_ISDIR(sb.st_mode))
-		return md_err(err, errlen, "%s: not a directory", path);
+		return fsu_err(err, errlen, "%s: not a directory", path);
 	return 0;
 }
 
@@ -460,14 +424,14 @@ maildir_create(const char *mailbox, char *err, size_t errlen)
 	size_t	i, len = strlen(mailbox);
 
 	if (len == 0 || len + 5 > sizeof(path))
-		return md_err(err, errlen, "%.64s: bad mailbox path (empty or "
+		return fsu_err(err, errlen, "%.64s: bad mailbox path (empty or "
 		    "too long)", mailbox);
 	memcpy(path, mailbox, len + 1);
 	if (md_mkdir_p(path, err, errlen) == -1)
 		return -1;
 	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		if (md_join(path, sizeof(path), mailbox, sub[i], NULL) == -1)
-			return md_err(err, errlen, "%s: path too long",
+			return fsu_err(err, errlen, "%s: path too long",
 			    mailbox);
 		if (md_mkdir(path, err, errlen) == -1)
 			return -1;

@@ -2,7 +2,7 @@
  * pinpostd.c - the pinpost mail server: start-up, privileges, signals.
  *
  * SYNOPSIS
- *	pinpostd [-dn] [-f config]
+ *	pinpostd [-dnv] [-f config]
  *
  * DESCRIPTION
  *	Reads the configuration, loads the certificate and key and runs the
@@ -16,6 +16,7 @@
  *	-d	stay in the foreground and log to stderr
  *	-n	check the configuration, print the PKP self-check verdict,
  *		exit (0: configuration usable)
+ *	-v	log debug lines too (state changes, commands)
  *	-f	configuration file (default /etc/pinpost/pinpost.conf)
  */
 #include <sys/stat.h>
@@ -32,6 +33,7 @@
 
 #include <event2/event.h>
 
+#include "check.h"
 #include "conf.h"
 #include "log.h"
 #include "server.h"
@@ -42,7 +44,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: pinpostd [-dn] [-f config]\n");
+	fprintf(stderr, "usage: pinpostd [-dnv] [-f config]\n");
 	exit(2);
 }
 
@@ -120,17 +122,6 @@ add_signal(struct event_base *base, int sig, struct server *srv)
 	return ev;
 }
 
-static int
-check_only(const char *path, const struct conf *c, struct tls_server *ts)
-{
-	printf("%s: configuration ok\n", path);
-	printf("tls: cert=%s key=%s\n", c->tls_cert_file, c->tls_key_file);
-	printf("%s\n", tls_server_verdict(ts));
-	printf("stsec=%s\n", tls_server_stsec(ts) ? tls_server_stsec(ts) :
-	    "off");
-	return 0;
-}
-
 static void
 run(struct server *srv, int foreground)
 {
@@ -170,12 +161,15 @@ main(int argc, char **argv)
 	struct event_base *base;
 	struct server *srv;
 	char	err[CONF_ERR_MAX];
-	int	ch, foreground = 0, check = 0;
+	int	ch, foreground = 0, check = 0, debug = 0;
 
-	while ((ch = getopt(argc, argv, "df:n")) != -1) {
+	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
 		switch (ch) {
 		case 'd':
 			foreground = 1;
+			break;
+		case 'v':
+			debug = 1;
 			break;
 		case 'f':
 			path = optarg;
@@ -189,6 +183,8 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	if (check)
+		return check_config(path, stdout, stderr);
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return 1;
 	if (conf_load(path, c, err, sizeof(err)) == -1) {
@@ -196,8 +192,8 @@ main(int argc, char **argv)
 		free(c);
 		return 1;
 	}
-	log_init("pinpostd", foreground || check ||
-	    strcmp(c->log, "stderr") == 0, 0);
+	log_init("pinpostd", foreground || strcmp(c->log, "stderr") == 0,
+	    debug);
 	(void)signal(SIGPIPE, SIG_IGN);
 	tls_init();
 	if ((ts = tls_server_new(c, err, sizeof(err))) == NULL) {
@@ -206,18 +202,11 @@ main(int argc, char **argv)
 		free(c);
 		return 1;
 	}
-	if (check) {
-		ch = check_only(path, c, ts);
-		tls_server_free(ts);
-		conf_free(c);
-		free(c);
-		return ch;
-	}
 	if ((base = event_base_new()) == NULL)
 		log_fatal("event_base_new failed");
 	if ((srv = server_new(base, path, c, ts, err, sizeof(err))) == NULL)
 		log_fatal("%s", err);
-	if (!ts || tls_server_pkp(ts) == NULL)
+	if (tls_server_pkp(ts) == NULL)
 		log_warn("%s", tls_server_verdict(ts));
 	run(srv, foreground);
 	c = srv->conf;		/* a reload may have replaced it */

@@ -65,6 +65,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "queue.h"
 
 #define Q_PATH_MAX	1024		/* any path in the spool */
@@ -135,8 +136,6 @@ static const char *const q_keys[] = {
 };
 #define Q_NKEYS	(sizeof(q_keys) / sizeof(q_keys[0]))
 
-static int q_err(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
 static int q_perr(struct q_parse *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 static void q_text_add(struct q_text *, const char *, ...)
@@ -145,29 +144,7 @@ static void q_text_add(struct q_text *, const char *, ...)
 /* ------------------------------------------------------------------ */
 /* errors, paths, names						*/
 
-static int
-q_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	ap;
 
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		(void)vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
-static int
-q_syserr(char *err, size_t errlen, const char *path, const char *call)
-{
-	char	msg[128];
-	int	e = errno;
-
-	if (strerror_r(e, msg, sizeof(msg)) != 0)
-		(void)snprintf(msg, sizeof(msg), "error %d", e);
-	return q_err(err, errlen, "%s: %s: %s", path, call, msg);
-}
 
 /* The same for the entry name in dir. */
 static int
@@ -179,7 +156,7 @@ q_syserr_at(char *err, size_t errlen, const char *dir, const char *name,
 
 	(void)snprintf(path, sizeof(path), "%s/%s", dir, name);
 	errno = e;
-	return q_syserr(err, errlen, path, call);
+	return fsu_syserr(err, errlen, path, call);
 }
 
 /* A malformed envelope: "PATH:LINE: problem". */
@@ -192,7 +169,7 @@ q_perr(struct q_parse *ps, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return q_err(ps->err, ps->errlen, "%s:%zu: %s", ps->path, ps->lineno,
+	return fsu_err(ps->err, ps->errlen, "%s:%zu: %s", ps->path, ps->lineno,
 	    msg);
 }
 
@@ -207,7 +184,7 @@ q_path(char *buf, size_t len, const char *dir, const char *id,
 	if (n < 0 || (size_t)n >= len) {
 		if (len > 0)
 			buf[0] = '\0';
-		return q_err(err, errlen, "%s: path too long", dir);
+		return fsu_err(err, errlen, "%s: path too long", dir);
 	}
 	return 0;
 }
@@ -272,19 +249,6 @@ q_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static int
-q_fsync_dir(const char *dir, char *err, size_t errlen)
-{
-	int	fd, rc = 0;
-
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return q_syserr(err, errlen, dir, "open");
-	if (fsync(fd) == -1)
-		rc = q_syserr(err, errlen, dir, "fsync");
-	if (close(fd) == -1 && rc == 0)
-		rc = q_syserr(err, errlen, dir, "close");
-	return rc;
-}
 
 /* Write, fsync and close a whole file; how: O_EXCL or O_TRUNC. */
 static int
@@ -296,13 +260,13 @@ q_write_file(const char *path, const void *data, size_t len, int how,
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | how,
 	    0600);
 	if (fd == -1)
-		return q_syserr(err, errlen, path, "open");
+		return fsu_syserr(err, errlen, path, "open");
 	if (q_write_all(fd, data, len) == -1)
-		rc = q_syserr(err, errlen, path, "write");
+		rc = fsu_syserr(err, errlen, path, "write");
 	else if (fsync(fd) == -1)
-		rc = q_syserr(err, errlen, path, "fsync");
+		rc = fsu_syserr(err, errlen, path, "fsync");
 	if (close(fd) == -1 && rc == 0)
-		rc = q_syserr(err, errlen, path, "close");
+		rc = fsu_syserr(err, errlen, path, "close");
 	return rc;
 }
 
@@ -315,18 +279,18 @@ q_read_fd(int fd, const char *path, char **buf, size_t *len, char *err,
 	ssize_t	n;
 
 	if (fstat(fd, &sb) == -1)
-		return q_syserr(err, errlen, path, "fstat");
+		return fsu_syserr(err, errlen, path, "fstat");
 	if (!S_ISREG(sb.st_mode) || sb.st_size > Q_ENV_MAX)
-		return q_err(err, errlen, "%s: not a regular file or larger "
+		return fsu_err(err, errlen, "%s: not a regular file or larger "
 		    "than %d bytes", path, Q_ENV_MAX);
 	if ((*buf = malloc((size_t)sb.st_size + 1)) == NULL)
-		return q_err(err, errlen, "%s: out of memory", path);
+		return fsu_err(err, errlen, "%s: out of memory", path);
 	for (*len = 0; *len < (size_t)sb.st_size; *len += (size_t)n) {
 		n = read(fd, *buf + *len, (size_t)sb.st_size - *len);
 		if (n == -1 && errno == EINTR)
 			n = 0;
 		else if (n == -1)
-			return q_syserr(err, errlen, path, "read");
+			return fsu_syserr(err, errlen, path, "read");
 		else if (n == 0)
 			break;
 	}
@@ -342,10 +306,10 @@ q_read_file(const char *path, char **buf, size_t *len, char *err,
 
 	*buf = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return q_syserr(err, errlen, path, "open");
+		return fsu_syserr(err, errlen, path, "open");
 	rc = q_read_fd(fd, path, buf, len, err, errlen);
 	if (close(fd) == -1 && rc == 0)
-		rc = q_syserr(err, errlen, path, "close");
+		rc = fsu_syserr(err, errlen, path, "close");
 	if (rc == -1) {
 		free(*buf);
 		*buf = NULL;
@@ -362,11 +326,11 @@ q_mkdir(const char *path, char *err, size_t errlen)
 	if (mkdir(path, 0700) == 0)
 		return 1;
 	if (errno != EEXIST)
-		return q_syserr(err, errlen, path, "mkdir");
+		return fsu_syserr(err, errlen, path, "mkdir");
 	if (stat(path, &sb) == -1)
-		return q_syserr(err, errlen, path, "stat");
+		return fsu_syserr(err, errlen, path, "stat");
 	if (!S_ISDIR(sb.st_mode))
-		return q_err(err, errlen, "%s: not a directory", path);
+		return fsu_err(err, errlen, "%s: not a directory", path);
 	return 0;
 }
 
@@ -399,7 +363,7 @@ q_walk(const char *dir, q_walk_cb *cb, void *arg, char *err, size_t errlen)
 	int	 r, rc = 0;
 
 	if ((d = opendir(dir)) == NULL)
-		return q_syserr(err, errlen, dir, "opendir");
+		return fsu_syserr(err, errlen, dir, "opendir");
 	while ((r = q_readdir(d, &de)) == 1) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
@@ -409,9 +373,9 @@ q_walk(const char *dir, q_walk_cb *cb, void *arg, char *err, size_t errlen)
 			break;
 	}
 	if (r == -1 && rc == 0)
-		rc = q_syserr(err, errlen, dir, "readdir");
+		rc = fsu_syserr(err, errlen, dir, "readdir");
 	if (closedir(d) == -1 && rc == 0)
-		rc = q_syserr(err, errlen, dir, "closedir");
+		rc = fsu_syserr(err, errlen, dir, "closedir");
 	return rc;
 }
 
@@ -426,19 +390,19 @@ queue_open(const char *spool, char *err, size_t errlen)
 	int	c1, c2;
 
 	if (len == 0 || len > Q_PATH_MAX - 64) {
-		(void)q_err(err, errlen, "%.64s: bad spool path (empty or "
+		(void)fsu_err(err, errlen, "%.64s: bad spool path (empty or "
 		    "too long)", spool);
 		return NULL;
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL) {
-		(void)q_err(err, errlen, "%s: out of memory", spool);
+		(void)fsu_err(err, errlen, "%s: out of memory", spool);
 		return NULL;
 	}
 	(void)snprintf(q->tmp, sizeof(q->tmp), "%s/tmp", spool);
 	(void)snprintf(q->dir, sizeof(q->dir), "%s/queue", spool);
 	if ((c1 = q_mkdir(q->tmp, err, errlen)) == -1 ||
 	    (c2 = q_mkdir(q->dir, err, errlen)) == -1 ||
-	    ((c1 || c2) && q_fsync_dir(spool, err, errlen) == -1)) {
+	    ((c1 || c2) && fsu_fsync_dir(spool, err, errlen) == -1)) {
 		free(q);
 		return NULL;
 	}
@@ -503,10 +467,10 @@ queue_recover(struct queue *q, char *err, size_t errlen)
 	if (q_walk(q->tmp, q_clear_tmp_cb, NULL, err, errlen) == -1 ||
 	    q_walk(q->dir, q_orphan_cb, &s, err, errlen) == -1)
 		return -1;
-	if (s.removed > 0 && q_fsync_dir(q->dir, err, errlen) == -1)
+	if (s.removed > 0 && fsu_fsync_dir(q->dir, err, errlen) == -1)
 		return -1;
 	if (s.lonely > 0)
-		return q_err(err, errlen, "%s/%s.env: envelope without message "
+		return fsu_err(err, errlen, "%s/%s.env: envelope without message "
 		    "(%zu in all)", q->dir, s.first, s.lonely);
 	return 0;
 }
@@ -574,7 +538,7 @@ q_msg_create(struct queue_msg *m, char *err, size_t errlen)
 
 	for (i = 0; i < Q_ID_TRIES; i++) {
 		if (q_make_id(m->id, sizeof(m->id)) == -1)
-			return q_syserr(err, errlen, m->q->tmp, "new queue ID");
+			return fsu_syserr(err, errlen, m->q->tmp, "new queue ID");
 		if (q_path(m->path, sizeof(m->path), m->q->tmp, m->id, ".msg",
 		    err, errlen) == -1)
 			return -1;
@@ -583,7 +547,7 @@ q_msg_create(struct queue_msg *m, char *err, size_t errlen)
 		if (m->fd == -1 && errno == EEXIST)
 			continue;
 		if (m->fd == -1)
-			return q_syserr(err, errlen, m->path, "open");
+			return fsu_syserr(err, errlen, m->path, "open");
 		if (!q_id_taken(m->q, m->id))
 			return 0;
 		/* Nothing written yet: dropping it is all there is to do. */
@@ -592,7 +556,7 @@ q_msg_create(struct queue_msg *m, char *err, size_t errlen)
 		m->fd = -1;
 	}
 	m->path[0] = '\0';
-	return q_err(err, errlen, "%s: no free queue ID after %d tries",
+	return fsu_err(err, errlen, "%s: no free queue ID after %d tries",
 	    m->q->tmp, Q_ID_TRIES);
 }
 
@@ -602,7 +566,7 @@ queue_msg_new(struct queue *q, char *err, size_t errlen)
 	struct queue_msg *m;
 
 	if ((m = malloc(sizeof(*m))) == NULL) {
-		(void)q_err(err, errlen, "%s: out of memory", q->tmp);
+		(void)fsu_err(err, errlen, "%s: out of memory", q->tmp);
 		return NULL;
 	}
 	m->q = q;
@@ -634,7 +598,7 @@ q_msg_flush(struct queue_msg *m, char *err, size_t errlen)
 {
 	if (m->blen > 0 && q_write_all(m->fd, m->buf, m->blen) == -1) {
 		m->failed = 1;
-		return q_syserr(err, errlen, m->path, "write");
+		return fsu_syserr(err, errlen, m->path, "write");
 	}
 	m->blen = 0;
 	return 0;
@@ -645,7 +609,7 @@ queue_msg_write(struct queue_msg *m, const void *buf, size_t len,
     char *err, size_t errlen)
 {
 	if (m->failed)
-		return q_err(err, errlen, "%s: an earlier write failed",
+		return fsu_err(err, errlen, "%s: an earlier write failed",
 		    m->path);
 	if (len == 0)
 		return 0;
@@ -654,7 +618,7 @@ queue_msg_write(struct queue_msg *m, const void *buf, size_t len,
 	if (len >= sizeof(m->buf)) {
 		if (q_write_all(m->fd, buf, len) == -1) {
 			m->failed = 1;
-			return q_syserr(err, errlen, m->path, "write");
+			return fsu_syserr(err, errlen, m->path, "write");
 		}
 	} else {
 		memcpy(m->buf + m->blen, buf, len);
@@ -751,18 +715,18 @@ q_rcpt_check(const struct queue_rcpt *r, size_t n, const char *path,
 	const char *why;
 
 	if (q_state_str(r->state) == NULL)
-		return q_err(err, errlen, "%s: rcpt %zu: bad state", path, n);
+		return fsu_err(err, errlen, "%s: rcpt %zu: bad state", path, n);
 	if (r->attempts < 0 || r->next_try < 0)
-		return q_err(err, errlen, "%s: rcpt %zu: negative attempts or "
+		return fsu_err(err, errlen, "%s: rcpt %zu: negative attempts or "
 		    "next", path, n);
 	if ((why = q_value_bad(r->addr, sizeof(r->addr))) != NULL)
-		return q_err(err, errlen, "%s: rcpt %zu: addr %s", path, n,
+		return fsu_err(err, errlen, "%s: rcpt %zu: addr %s", path, n,
 		    why);
 	if (r->addr[0] == '\0' || strstr(r->addr, Q_REPLY_SEP) != NULL)
-		return q_err(err, errlen, "%s: rcpt %zu: addr empty or holds "
+		return fsu_err(err, errlen, "%s: rcpt %zu: addr empty or holds "
 		    "\"" Q_REPLY_SEP "\"", path, n);
 	if ((why = q_value_bad(r->last_reply, sizeof(r->last_reply))) != NULL)
-		return q_err(err, errlen, "%s: rcpt %zu: reply %s", path, n,
+		return fsu_err(err, errlen, "%s: rcpt %zu: reply %s", path, n,
 		    why);
 	return 0;
 }
@@ -777,18 +741,18 @@ q_env_check(const struct queue_env *env, const char *path, char *err,
 
 	if (memchr(env->id, '\0', sizeof(env->id)) == NULL ||
 	    !q_id_ok(env->id))
-		return q_err(err, errlen, "%s: bad queue ID", path);
+		return fsu_err(err, errlen, "%s: bad queue ID", path);
 	if (env->arrival < 0)
-		return q_err(err, errlen, "%s: negative arrival", path);
+		return fsu_err(err, errlen, "%s: negative arrival", path);
 	if ((why = q_value_bad(env->sender, sizeof(env->sender))) != NULL)
-		return q_err(err, errlen, "%s: sender %s", path, why);
+		return fsu_err(err, errlen, "%s: sender %s", path, why);
 	if ((why = q_value_bad(env->client, sizeof(env->client))) != NULL)
-		return q_err(err, errlen, "%s: client %s", path, why);
+		return fsu_err(err, errlen, "%s: client %s", path, why);
 	if ((why = q_value_bad(env->helo, sizeof(env->helo))) != NULL)
-		return q_err(err, errlen, "%s: helo %s", path, why);
+		return fsu_err(err, errlen, "%s: helo %s", path, why);
 	if (env->nrcpt == 0 || env->nrcpt > QUEUE_RCPT_MAX ||
 	    env->rcpt == NULL)
-		return q_err(err, errlen, "%s: %zu recipients (1 to %d)", path,
+		return fsu_err(err, errlen, "%s: %zu recipients (1 to %d)", path,
 		    env->nrcpt, QUEUE_RCPT_MAX);
 	for (i = 0; i < env->nrcpt; i++)
 		if (q_rcpt_check(&env->rcpt[i], i + 1, path, err, errlen) == -1)
@@ -817,7 +781,7 @@ q_env_format(const struct queue_env *env, const char *path,
 		    r->last_reply);
 	}
 	if (t->failed)
-		return q_err(err, errlen, "%s: out of memory", path);
+		return fsu_err(err, errlen, "%s: out of memory", path);
 	return 0;
 }
 
@@ -830,16 +794,16 @@ q_msg_sync(struct queue_msg *m, char *err, size_t errlen)
 	int	fd;
 
 	if (m->failed)
-		return q_err(err, errlen, "%s: an earlier write failed",
+		return fsu_err(err, errlen, "%s: an earlier write failed",
 		    m->path);
 	if (q_msg_flush(m, err, errlen) == -1)
 		return -1;
 	if (fsync(m->fd) == -1)
-		return q_syserr(err, errlen, m->path, "fsync");
+		return fsu_syserr(err, errlen, m->path, "fsync");
 	fd = m->fd;
 	m->fd = -1;
 	if (close(fd) == -1)
-		return q_syserr(err, errlen, m->path, "close");
+		return fsu_syserr(err, errlen, m->path, "close");
 	return 0;
 }
 
@@ -859,13 +823,13 @@ q_publish(struct queue_msg *m, const char *tenv, char *err, size_t errlen)
 	    errlen) == -1)
 		return -1;
 	if (rename(m->path, qmsg) == -1)
-		return q_syserr(err, errlen, qmsg, "rename");
+		return fsu_syserr(err, errlen, qmsg, "rename");
 	if (rename(tenv, qenv) == -1) {
-		(void)q_syserr(err, errlen, qenv, "rename");
+		(void)fsu_syserr(err, errlen, qenv, "rename");
 		q_unlink_quiet(qmsg);
 		return -1;
 	}
-	if (q_fsync_dir(q->dir, err, errlen) == -1) {
+	if (fsu_fsync_dir(q->dir, err, errlen) == -1) {
 		q_unlink_quiet(qenv);
 		q_unlink_quiet(qmsg);
 		return -1;
@@ -907,7 +871,7 @@ queue_env_save(struct queue *q, const struct queue_env *env, char *err,
 
 	if (memchr(env->id, '\0', sizeof(env->id)) == NULL ||
 	    !q_id_ok(env->id))
-		return q_err(err, errlen, "%s: bad queue ID", q->dir);
+		return fsu_err(err, errlen, "%s: bad queue ID", q->dir);
 	if (q_path(tenv, sizeof(tenv), q->tmp, env->id, ".env", err,
 	    errlen) == -1 ||
 	    q_path(qenv, sizeof(qenv), q->dir, env->id, ".env", err,
@@ -917,12 +881,12 @@ queue_env_save(struct queue *q, const struct queue_env *env, char *err,
 		return -1;
 	/* Never an envelope without its message. */
 	if (lstat(qmsg, &sb) == -1)
-		return q_syserr(err, errlen, qmsg, "lstat");
+		return fsu_syserr(err, errlen, qmsg, "lstat");
 	if (q_env_format(env, qenv, &t, err, errlen) == 0 &&
 	    q_write_file(tenv, t.p, t.len, O_TRUNC, err, errlen) == 0) {
 		if (rename(tenv, qenv) == -1)
-			(void)q_syserr(err, errlen, qenv, "rename");
-		else if (q_fsync_dir(q->dir, err, errlen) == 0)
+			(void)fsu_syserr(err, errlen, qenv, "rename");
+		else if (fsu_fsync_dir(q->dir, err, errlen) == 0)
 			rc = 0;
 	}
 	free(t.p);
@@ -1123,7 +1087,7 @@ q_parse_env(struct q_parse *ps, char *buf, size_t len, struct queue_env *env)
 	size_t	 n;
 
 	if (len == 0)
-		return q_err(ps->err, ps->errlen, "%s: empty file", ps->path);
+		return fsu_err(ps->err, ps->errlen, "%s: empty file", ps->path);
 	for (ps->lineno = 1; p < end; ps->lineno++, p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			return q_perr(ps, "no newline at end of file");
@@ -1155,7 +1119,7 @@ q_alloc_rcpt(struct q_parse *ps, struct queue_env *env, const char *buf,
 	    (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
 		n++;
 	if ((env->rcpt = calloc(n, sizeof(*env->rcpt))) == NULL)
-		return q_err(ps->err, ps->errlen, "%s: out of memory",
+		return fsu_err(ps->err, ps->errlen, "%s: out of memory",
 		    ps->path);
 	ps->cap = n;
 	return 0;
@@ -1172,7 +1136,7 @@ queue_env_load(struct queue *q, const char *id, struct queue_env *env,
 
 	memset(env, 0, sizeof(*env));
 	if (!q_id_ok(id))
-		return q_err(err, errlen, "%s: bad queue ID '%.32s'", q->dir,
+		return fsu_err(err, errlen, "%s: bad queue ID '%.32s'", q->dir,
 		    id);
 	if (q_path(path, sizeof(path), q->dir, id, ".env", err, errlen) == -1 ||
 	    q_read_file(path, &buf, &len, err, errlen) == -1)
@@ -1241,16 +1205,16 @@ queue_remove(struct queue *q, const char *id, char *err, size_t errlen)
 	char	qenv[Q_PATH_MAX], qmsg[Q_PATH_MAX];
 
 	if (!q_id_ok(id))
-		return q_err(err, errlen, "%s: bad queue ID '%.32s'", q->dir,
+		return fsu_err(err, errlen, "%s: bad queue ID '%.32s'", q->dir,
 		    id);
 	if (q_path(qenv, sizeof(qenv), q->dir, id, ".env", err, errlen) == -1 ||
 	    q_path(qmsg, sizeof(qmsg), q->dir, id, ".msg", err, errlen) == -1)
 		return -1;
 	if (unlink(qenv) == -1 && errno != ENOENT)
-		return q_syserr(err, errlen, qenv, "unlink");
+		return fsu_syserr(err, errlen, qenv, "unlink");
 	if (unlink(qmsg) == -1 && errno != ENOENT)
-		return q_syserr(err, errlen, qmsg, "unlink");
-	return q_fsync_dir(q->dir, err, errlen);
+		return fsu_syserr(err, errlen, qmsg, "unlink");
+	return fsu_fsync_dir(q->dir, err, errlen);
 }
 
 static int
@@ -1267,12 +1231,12 @@ q_list_cb(const char *dir, int dfd, const char *name, void *arg, char *err,
 	if (l->n == l->cap) {
 		cap = l->cap > 0 ? l->cap * 2 : 64;
 		if ((v = realloc(l->v, cap * sizeof(*v))) == NULL)
-			return q_err(err, errlen, "%s: out of memory", dir);
+			return fsu_err(err, errlen, "%s: out of memory", dir);
 		l->v = v;
 		l->cap = cap;
 	}
 	if ((l->v[l->n] = strdup(id)) == NULL)
-		return q_err(err, errlen, "%s: out of memory", dir);
+		return fsu_err(err, errlen, "%s: out of memory", dir);
 	l->n++;
 	return 0;
 }

@@ -31,6 +31,7 @@
 
 #define LISTEN_BACKLOG	1024
 #define LOCAL_SCAN_SECS	60
+#define STOP_DEADLINE_SECS 10	/* then sessions still flushing are cut */
 
 struct server *
 server_new(struct event_base *base, const char *conf_path, struct conf *conf,
@@ -276,9 +277,21 @@ server_check_done(struct server *srv)
 		(void)event_base_loopexit(srv->base, NULL);
 }
 
+static void
+stop_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("stop deadline: closing %zu sessions", srv->nsessions);
+	session_abort_all(srv);
+}
+
 void
 server_stop(struct server *srv)
 {
+	struct timeval tv = { STOP_DEADLINE_SECS, 0 };
 	size_t	i;
 
 	if (srv->stopping)
@@ -289,6 +302,9 @@ server_stop(struct server *srv)
 		(void)evconnlistener_disable(srv->lis[i]);
 	if (srv->local_timer != NULL)
 		(void)event_del(srv->local_timer);
+	srv->stop_timer = evtimer_new(srv->base, stop_timer_cb, srv);
+	if (srv->stop_timer != NULL)
+		(void)evtimer_add(srv->stop_timer, &tv);
 	session_shutdown_all(srv);
 	server_check_done(srv);
 }
@@ -312,6 +328,8 @@ server_free(struct server *srv)
 		evconnlistener_free(srv->lis[i]);
 	if (srv->local_timer != NULL)
 		event_free(srv->local_timer);
+	if (srv->stop_timer != NULL)
+		event_free(srv->stop_timer);
 	queue_close(srv->queue);
 	tls_server_free(srv->tls);
 	free(srv);

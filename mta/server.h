@@ -50,6 +50,7 @@ struct server {
 	uint64_t		 next_id;
 	int			 stopping;
 	struct event		*local_timer;
+	struct event		*stop_timer;	/* SIGTERM deadline */
 };
 
 struct server *server_new(struct event_base *base, const char *conf_path,

@@ -1216,6 +1216,19 @@ addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 	return 0;
 }
 
+/* The stop deadline passed: drop whoever is still flushing. */
+void
+session_abort_all(struct server *srv)
+{
+	struct session *s, *next;
+
+	for (s = LIST_FIRST(&srv->sessions); s != NULL; s = next) {
+		next = LIST_NEXT(s, entry);
+		session_close(s, "shutdown deadline");
+		session_reap(s);
+	}
+}
+
 size_t
 session_count_addr(const struct server *srv, const struct sockaddr *sa)
 {

@@ -3,6 +3,7 @@
  *
  *	cli_pin_main()		pinpost pin FILE...
  *	cli_pins_main()		pinpost pins list|show|forget|add|export|import
+ *	cli_check_main()	pinpost check [-f config]
  *	cli_err()		"pinpost: message" on stderr; returns CLI_FAIL
  *	cli_store_path()	-s, else $PINPOST_STORE, else the default
  *	cli_time_str()		a time as ISO 8601 UTC
@@ -24,6 +25,7 @@ struct cli {
 
 int	cli_pin_main(struct cli *cli, int argc, char **argv);
 int	cli_pins_main(struct cli *cli, int argc, char **argv);
+int	cli_check_main(struct cli *cli, int argc, char **argv);
 
 int	cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *cli_store_path(const struct cli *cli);

@@ -29,6 +29,8 @@ static const struct cli_cmd cli_cmds[] = {
 	    "of a certificate, key or CSR" },
 	{ "pins", cli_pins_main, "pins list|show|forget|add|export|import  "
 	    "the pin/policy store" },
+	{ "check", cli_check_main, "check [-f config]        check pinpostd's "
+	    "configuration and PKP self-check" },
 };
 
 static int

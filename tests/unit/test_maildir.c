@@ -107,22 +107,6 @@ sub(const struct fx *fx, const char *name)
 	return buf;
 }
 
-static int
-count_entries(const char *dir)
-{
-	struct dirent *de;
-	DIR	*d;
-	int	 n = 0;
-
-	if ((d = opendir(dir)) == NULL)
-		fail_msg("opendir %s: %s", dir, strerror(errno));
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			n++;
-	assert_int_equal(closedir(d), 0);
-	return n;
-}
 
 static char *
 read_all(const char *path, size_t *len)
@@ -239,8 +223,8 @@ test_deliver(void **state)
 	    "new/"))), 0);
 	file_is(name, want, sizeof(want) - 1);
 	assert_int_equal(file_mode(name), 0600);
-	assert_int_equal(count_entries(sub(fx, "new")), 1);
-	assert_int_equal(count_entries(sub(fx, "tmp")), 0);
+	assert_int_equal(tu_count_entries(sub(fx, "new")), 1);
+	assert_int_equal(tu_count_entries(sub(fx, "tmp")), 0);
 	base = strrchr(name, '/') + 1;
 	assert_int_equal(sscanf(base, "%lld.M%ldP%dQ%u.%n", &sec, &usec, &pid,
 	    &q, &n), 4);
@@ -278,8 +262,8 @@ test_deliver_big(void **state)
 	file_is(name, "", 0);
 	deliver_ok(fx, "X: y\r\n", NULL, name);
 	file_is(name, "X: y\n", 5);
-	assert_int_equal(count_entries(sub(fx, "new")), 3);
-	assert_int_equal(count_entries(sub(fx, "tmp")), 0);
+	assert_int_equal(tu_count_entries(sub(fx, "new")), 3);
+	assert_int_equal(tu_count_entries(sub(fx, "tmp")), 0);
 	free(msg);
 	free(want);
 }
@@ -319,8 +303,8 @@ test_unique(void **state)
 	}
 	assert_unique(names, NDELIVER);
 	free(names);
-	assert_int_equal(count_entries(sub(fx, "new")), NDELIVER);
-	assert_int_equal(count_entries(sub(fx, "tmp")), 0);
+	assert_int_equal(tu_count_entries(sub(fx, "new")), NDELIVER);
+	assert_int_equal(tu_count_entries(sub(fx, "tmp")), 0);
 }
 
 struct worker {
@@ -375,8 +359,8 @@ test_unique_threads(void **state)
 	}
 	assert_unique(names, NDELIVER);
 	free(names);
-	assert_int_equal(count_entries(sub(fx, "new")), NDELIVER);
-	assert_int_equal(count_entries(sub(fx, "tmp")), 0);
+	assert_int_equal(tu_count_entries(sub(fx, "new")), NDELIVER);
+	assert_int_equal(tu_count_entries(sub(fx, "tmp")), 0);
 }
 
 static void
@@ -399,7 +383,7 @@ test_errors(void **state)
 	assert_int_equal(maildir_deliver(fx->mbox, fx->msg, NULL, "mx", name,
 	    10, fx->err, sizeof(fx->err)), -1);
 	assert_err_has(fx->err, "name buffer too small");
-	assert_int_equal(count_entries(sub(fx, "new")), 0);
+	assert_int_equal(tu_count_entries(sub(fx, "new")), 0);
 	memset(missing, 'h', 300);
 	missing[300] = '\0';
 	assert_int_equal(maildir_deliver(fx->mbox, fx->msg, NULL, missing,
@@ -409,7 +393,7 @@ test_errors(void **state)
 	assert_int_equal(maildir_deliver(fx->mbox, fx->msg, NULL, "mx", NULL,
 	    0, fx->err, sizeof(fx->err)), -1);
 	assert_err_has(fx->err, "user/new/");
-	assert_int_equal(count_entries(sub(fx, "tmp")), 0);
+	assert_int_equal(tu_count_entries(sub(fx, "tmp")), 0);
 }
 
 int

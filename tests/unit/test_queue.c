@@ -105,22 +105,6 @@ fx_path(const struct fx *fx, const char *sub, const char *name)
 	return buf;
 }
 
-static int
-count_entries(const char *dir)
-{
-	struct dirent *de;
-	DIR	*d;
-	int	 n = 0;
-
-	if ((d = opendir(dir)) == NULL)
-		fail_msg("opendir %s: %s", dir, strerror(errno));
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			n++;
-	assert_int_equal(closedir(d), 0);
-	return n;
-}
 
 static int
 exists(const char *path)
@@ -337,8 +321,8 @@ test_commit_roundtrip(void **state)
 	commit_ok(fx, data, BIG_MSG, &env, id);
 	assert_int_equal(strlen(id), QUEUE_ID_LEN);
 	assert_int_equal(strspn(id, "0123456789abcdef"), QUEUE_ID_LEN);
-	assert_int_equal(count_entries(fx_path(fx, "tmp", NULL)), 0);
-	assert_int_equal(count_entries(fx_path(fx, "queue", NULL)), 2);
+	assert_int_equal(tu_count_entries(fx_path(fx, "tmp", NULL)), 0);
+	assert_int_equal(tu_count_entries(fx_path(fx, "queue", NULL)), 2);
 	(void)snprintf(name, sizeof(name), "%s.env", id);
 	assert_int_equal(file_mode(fx_path(fx, "queue", name)), 0600);
 	(void)snprintf(name, sizeof(name), "%s.msg", id);
@@ -417,12 +401,12 @@ test_ids_abort(void **state)
 	qsort(id, 100, sizeof(id[0]), id_cmp);
 	for (i = 1; i < 100; i++)
 		assert_string_not_equal(id[i - 1], id[i]);
-	assert_int_equal(count_entries(fx_path(fx, "tmp", NULL)), 100);
+	assert_int_equal(tu_count_entries(fx_path(fx, "tmp", NULL)), 100);
 	for (i = 0; i < 100; i++)
 		queue_msg_abort(m[i]);
 	queue_msg_abort(NULL);
-	assert_int_equal(count_entries(fx_path(fx, "tmp", NULL)), 0);
-	assert_int_equal(count_entries(fx_path(fx, "queue", NULL)), 0);
+	assert_int_equal(tu_count_entries(fx_path(fx, "tmp", NULL)), 0);
+	assert_int_equal(tu_count_entries(fx_path(fx, "queue", NULL)), 0);
 }
 
 /* An envelope commit refuses: the message is dropped, nothing stays. */
@@ -450,8 +434,8 @@ test_commit_refused(void **state)
 	assert_int_equal(queue_msg_commit(m, &env, fx->err, sizeof(fx->err)),
 	    -1);
 	assert_err_has(fx->err, "0 recipients");
-	assert_int_equal(count_entries(fx_path(fx, "tmp", NULL)), 0);
-	assert_int_equal(count_entries(fx_path(fx, "queue", NULL)), 0);
+	assert_int_equal(tu_count_entries(fx_path(fx, "tmp", NULL)), 0);
+	assert_int_equal(tu_count_entries(fx_path(fx, "queue", NULL)), 0);
 }
 
 /* A rename that fails: no envelope, no message, nothing in tmp/. */
@@ -470,7 +454,7 @@ test_commit_rename_fails(void **state)
 	assert_int_equal(queue_msg_commit(m, &env, fx->err, sizeof(fx->err)),
 	    -1);
 	assert_err_has(fx->err, "rename: No such file");
-	assert_int_equal(count_entries(fx_path(fx, "tmp", NULL)), 0);
+	assert_int_equal(tu_count_entries(fx_path(fx, "tmp", NULL)), 0);
 	assert_int_equal(mkdir(fx_path(fx, "queue", NULL), 0700), 0);
 	/* queue/ID.env a directory: the message was renamed, is removed. */
 	assert_non_null(m = queue_msg_new(fx->q, fx->err, sizeof(fx->err)));
@@ -479,8 +463,8 @@ test_commit_rename_fails(void **state)
 	assert_int_equal(queue_msg_commit(m, &env, fx->err, sizeof(fx->err)),
 	    -1);
 	assert_err_has(fx->err, name);
-	assert_int_equal(count_entries(fx_path(fx, "tmp", NULL)), 0);
-	assert_int_equal(count_entries(fx_path(fx, "queue", NULL)), 1);
+	assert_int_equal(tu_count_entries(fx_path(fx, "tmp", NULL)), 0);
+	assert_int_equal(tu_count_entries(fx_path(fx, "queue", NULL)), 1);
 	assert_int_equal(rmdir(fx_path(fx, "queue", name)), 0);
 	queue_env_free(&env);
 }
@@ -524,14 +508,14 @@ test_save_rewrite(void **state)
 	env_equal(&got, &env);
 	queue_env_free(&got);
 	msg_is(fx, id, (const unsigned char *)"m\r\n", 3);
-	assert_int_equal(count_entries(fx_path(fx, "tmp", NULL)), 0);
-	assert_int_equal(count_entries(fx_path(fx, "queue", NULL)), 2);
+	assert_int_equal(tu_count_entries(fx_path(fx, "tmp", NULL)), 0);
+	assert_int_equal(tu_count_entries(fx_path(fx, "queue", NULL)), 2);
 	/* No message, no envelope. */
 	(void)snprintf(env.id, sizeof(env.id), "%s", LID);
 	assert_int_equal(queue_env_save(fx->q, &env, fx->err,
 	    sizeof(fx->err)), -1);
 	assert_err_has(fx->err, "queue/" LID ".msg: lstat: No such file");
-	assert_int_equal(count_entries(fx_path(fx, "queue", NULL)), 2);
+	assert_int_equal(tu_count_entries(fx_path(fx, "queue", NULL)), 2);
 	queue_env_free(&env);
 }
 
@@ -618,7 +602,7 @@ test_save_refuses(void **state)
 		load_ok(fx, id, &got);
 		env_equal(&got, &env);
 		queue_env_free(&got);
-		assert_int_equal(count_entries(fx_path(fx, "tmp", NULL)), 0);
+		assert_int_equal(tu_count_entries(fx_path(fx, "tmp", NULL)), 0);
 	}
 	queue_env_free(&env);
 }
@@ -905,7 +889,7 @@ test_list_remove(void **state)
 		assert_string_not_equal(ids[i], id[2]);
 	assert_string_equal(ids[0], id[0]);
 	queue_list_free(ids, n);
-	assert_int_equal(count_entries(fx_path(fx, "queue", NULL)), 12);
+	assert_int_equal(tu_count_entries(fx_path(fx, "queue", NULL)), 12);
 	queue_env_free(&env);
 }
 
@@ -929,7 +913,7 @@ test_recover(void **state)
 	assert_int_equal(queue_recover(fx->q, fx->err, sizeof(fx->err)), -1);
 	assert_err_has(fx->err, "queue/" LID ".env: envelope without message "
 	    "(1 in all)");
-	assert_int_equal(count_entries(fx_path(fx, "tmp", NULL)), 0);
+	assert_int_equal(tu_count_entries(fx_path(fx, "tmp", NULL)), 0);
 	assert_false(exists(fx_path(fx, "queue", orphan)));
 	assert_true(exists(fx_path(fx, "queue", LID ".env")));
 	assert_true(exists(fx_path(fx, "queue", "notes.txt")));
@@ -940,7 +924,7 @@ test_recover(void **state)
 	assert_int_equal(unlink(fx_path(fx, "queue", LID ".env")), 0);
 	assert_int_equal(queue_recover(fx->q, fx->err, sizeof(fx->err)), 0);
 	assert_int_equal(queue_recover(fx->q, fx->err, sizeof(fx->err)), 0);
-	assert_int_equal(count_entries(fx_path(fx, "queue", NULL)), 3);
+	assert_int_equal(tu_count_entries(fx_path(fx, "queue", NULL)), 3);
 	queue_env_free(&env);
 	free(text);
 }
@@ -1071,7 +1055,7 @@ check_and_empty(struct fx *fx, const unsigned char *data)
 
 	assert_int_equal(queue_list(fx->q, &ids, &n, fx->err,
 	    sizeof(fx->err)), 0);
-	assert_int_equal(count_entries(fx_path(fx, "queue", NULL)),
+	assert_int_equal(tu_count_entries(fx_path(fx, "queue", NULL)),
 	    (int)(2 * n));
 	fill_env(&want, 3);
 	for (i = 0; i < n; i++) {
@@ -1102,13 +1086,13 @@ test_crash_commit(void **state)
 		seen += watch_queue(fx, (long)(run * 7919 % CRASH_SPAN_US),
 		    BIG_MSG);
 		kill_child(fx);
-		leftovers += (size_t)count_entries(fx_path(fx, "tmp", NULL));
-		before = count_entries(fx_path(fx, "queue", NULL));
+		leftovers += (size_t)tu_count_entries(fx_path(fx, "tmp", NULL));
+		before = tu_count_entries(fx_path(fx, "queue", NULL));
 		if (queue_recover(fx->q, fx->err, sizeof(fx->err)) == -1)
 			fail_msg("run %d: recover: %s", run, fx->err);
-		assert_int_equal(count_entries(fx_path(fx, "tmp", NULL)), 0);
+		assert_int_equal(tu_count_entries(fx_path(fx, "tmp", NULL)), 0);
 		orphans += (size_t)(before -
-		    count_entries(fx_path(fx, "queue", NULL)));
+		    tu_count_entries(fx_path(fx, "queue", NULL)));
 		queued += check_and_empty(fx, data);
 	}
 	print_message("crash: %d runs, %zu envelopes seen while writing, "

@@ -1,6 +1,7 @@
 /*
  * testutil.c - helpers shared by the unit tests; see testutil.h.
  */
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,4 +106,22 @@ tu_sh_out(const char *fmt, ...)
 	while (len > 0 && (out[len - 1] == '\n' || out[len - 1] == '\r'))
 		out[--len] = '\0';
 	return out;
+}
+
+int
+tu_count_entries(const char *dir)
+{
+	struct dirent *de;
+	DIR	*d;
+	int	 n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			n++;
+	if (closedir(d) != 0)
+		return -1;
+	return n;
 }

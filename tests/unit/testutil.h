@@ -6,6 +6,8 @@
  *	tu_sh()		run a shell command; its exit status
  *	tu_sh_out()	run a shell command; its stdout, trailing
  *			newlines removed (malloc'd; NULL on failure)
+ *	tu_count_entries() entries of a directory but . and ..; -1 if it
+ *			cannot be read
  *
  * Tests use the openssl command line as an independent oracle, so these
  * run real commands; a command that fails fails the test.
@@ -17,5 +19,6 @@ char	*tu_tmpdir(void);
 void	 tu_rmrf(const char *dir);
 int	 tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char	*tu_sh_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int	 tu_count_entries(const char *dir);
 
 #endif
