@@ -23,14 +23,14 @@ PYTHON	:= /usr/bin/python3
 # Debian packages the build and the tests need.
 DEB_PKGS := gcc make pkg-config openssl libssl-dev libevent-dev libtdb-dev \
 	tdb-tools libunbound-dev libcmocka-dev libjansson-dev python3 \
-	python3-pytest valgrind swaks
+	python3-pytest valgrind swaks unbound
 
 PKGS	:= openssl libevent libevent_openssl tdb libunbound cmocka jansson
 
 # Recursive on purpose: evaluated when a recipe runs, after `deps`.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS_EXT = $(shell pkg-config --libs openssl tdb)
-PKG_LIBS_MTA = $(shell pkg-config --libs libevent_openssl libevent_pthreads \
+PKG_LIBS_MTA = $(shell pkg-config --libs libevent_openssl libevent_pthreads libunbound \
 	libevent openssl tdb jansson) -lpthread
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 JANSSON_LIBS = $(shell pkg-config --libs jansson)

@@ -95,14 +95,40 @@ name_char_ok(char c)
 	    c == '-' || c == '_' || c == '.';
 }
 
-/* "[192.0.2.1]", "[IPv6:2001:db8::1]" or "[2001:db8::1]" */
+/* ":1" to ":65535" after a literal, for a peer on another port. */
+static int
+port_ok(const char *p, size_t len)
+{
+	size_t	i;
+	long	v = 0;
+
+	if (len < 2 || len > 6 || p[0] != ':' || p[1] == '0')
+		return 0;
+	for (i = 1; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v <= 65535;
+}
+
+/*
+ * "[192.0.2.1]", "[IPv6:2001:db8::1]" or "[2001:db8::1]", each with an
+ * optional ":PORT" (a static route to a peer on a port other than 25).
+ */
 static int
 literal_ok(const char *in, size_t len)
 {
 	char		inside[LITERAL_MAX + 1];
 	unsigned char	addr[16];
+	const char	*close = memchr(in, ']', len);
 	size_t		n;
 
+	if (close != NULL && (size_t)(close - in) + 1 < len) {
+		if (!port_ok(close + 1, len - (size_t)(close - in) - 1))
+			return 0;
+		len = (size_t)(close - in) + 1;
+	}
 	if (len < 3 || in[len - 1] != ']')
 		return 0;
 	n = len - 2;

@@ -233,7 +233,8 @@ const char *stsec_early_str(enum stsec_early e);
 
 /*
  * Lower-cases, strips one trailing dot and checks a host or domain name
- * (letters, digits, '-', '_', '.', or an address literal in brackets).
+ * (letters, digits, '-', '_', '.', or an address literal in brackets,
+ * optionally with ":PORT" for a peer reached on another port).
  */
 int	stsec_name_normalize(const char *in, char *out, size_t outlen,
 	    struct stsec_error *err);

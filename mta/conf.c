@@ -63,6 +63,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "route.h"
 
 #define CONF_LINE_MAX	4096	/* physical line, without its newline */
 #define CONF_VALUE_MAX	65536	/* value with its continuations joined */
@@ -87,6 +88,8 @@ struct conf_param {
 	int64_t		 min, max;	/* INT, DURATION, SIZE */
 	const char *const *words;	/* ENUM, NULL-terminated */
 	conf_check_fn	*check;		/* STRING, LIST; may be NULL */
+	const char	*sep;		/* LIST item separators; NULL:
+					   commas and white space */
 };
 
 struct conf_unit {
@@ -111,6 +114,7 @@ struct conf_net {
 static conf_check_fn conf_check_hostname, conf_check_nonempty;
 static conf_check_fn conf_check_hostport, conf_check_domain;
 static conf_check_fn conf_check_mailbox, conf_check_net;
+static conf_check_fn conf_check_route, conf_check_resolver;
 
 static const char *const conf_log_words[] = { "syslog", "stderr", NULL };
 static const char *const conf_format_words[] = { "single", "multi", NULL };
@@ -123,19 +127,25 @@ static const char *const conf_mode_words[] = { "enforce", "report", NULL };
 #define CONF_OFF(f, t)	_Generic(((struct conf *)0)->f, \
 			    t: offsetof(struct conf, f))
 #define P_STR(f, d, chk) \
-	{ #f, CONF_STRING, CONF_OFF(f, char *), d, 0, 0, NULL, chk }
+	{ #f, CONF_STRING, CONF_OFF(f, char *), d, 0, 0, NULL, chk, NULL }
 #define P_BOOL(f, d) \
-	{ #f, CONF_BOOL, CONF_OFF(f, int), d, 0, 1, NULL, NULL }
+	{ #f, CONF_BOOL, CONF_OFF(f, int), d, 0, 1, NULL, NULL, NULL }
 #define P_INT(f, d, lo, hi) \
-	{ #f, CONF_INT, CONF_OFF(f, int64_t), d, lo, hi, NULL, NULL }
+	{ #f, CONF_INT, CONF_OFF(f, int64_t), d, lo, hi, NULL, NULL, NULL }
 #define P_DUR(f, d, lo, hi) \
-	{ #f, CONF_DURATION, CONF_OFF(f, int64_t), d, lo, hi, NULL, NULL }
+	{ #f, CONF_DURATION, CONF_OFF(f, int64_t), d, lo, hi, NULL, NULL, \
+	    NULL }
 #define P_SIZE(f, d, lo, hi) \
-	{ #f, CONF_SIZE, CONF_OFF(f, uint64_t), d, lo, hi, NULL, NULL }
+	{ #f, CONF_SIZE, CONF_OFF(f, uint64_t), d, lo, hi, NULL, NULL, NULL }
 #define P_LIST(f, d, chk) \
-	{ #f, CONF_LIST, CONF_OFF(f, struct conf_list), d, 0, 0, NULL, chk }
+	{ #f, CONF_LIST, CONF_OFF(f, struct conf_list), d, 0, 0, NULL, chk, \
+	    NULL }
+/* A list whose items hold spaces: separated by commas only. */
+#define P_CLIST(f, d, chk) \
+	{ #f, CONF_LIST, CONF_OFF(f, struct conf_list), d, 0, 0, NULL, chk, \
+	    "," }
 #define P_ENUM(f, d, w) \
-	{ #f, CONF_ENUM, CONF_OFF(f, char *), d, 0, 0, w, NULL }
+	{ #f, CONF_ENUM, CONF_OFF(f, char *), d, 0, 0, w, NULL, NULL }
 
 static const struct conf_param conf_params[] = {
 	P_STR(myhostname, NULL, conf_check_hostname),
@@ -169,6 +179,20 @@ static const struct conf_param conf_params[] = {
 	P_ENUM(pkp_mode, "enforce", conf_mode_words),
 	P_DUR(pkp_cap, "5184000s", 0, 31536000),
 	P_DUR(stsec_cap, "31536000s", 0, 63072000),
+	/* delivery */
+	P_CLIST(route, "", conf_check_route),
+	P_INT(relay_port, "25", 1, 65535),
+	P_STR(dns_resolver, "", conf_check_resolver),
+	P_STR(tls_ca_file, "", NULL),
+	P_DUR(queue_run_interval, "60s", 1, 3600),
+	P_DUR(retry_min, "300s", 1, 86400),
+	P_DUR(retry_max, "4h", 1, 604800),
+	P_DUR(queue_lifetime, "5d", 1, 8640000),
+	P_DUR(delay_warning, "4h", 0, 8640000),
+	P_INT(delivery_concurrency, "20", 1, 1000),
+	P_INT(destination_concurrency, "5", 1, 100),
+	P_DUR(connect_timeout, "30s", 1, 600),
+	P_DUR(smtp_timeout, "300s", 1, 3600),
 };
 
 #define CONF_NPARAMS	(sizeof(conf_params) / sizeof(conf_params[0]))
@@ -394,6 +418,46 @@ conf_check_net(char *s)
 	return NULL;
 }
 
+static const char *
+conf_check_route(char *s)
+{
+	struct route r;
+	const char *why;
+	char	*p;
+
+	for (p = s; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	why = route_parse(s, &r);
+	return why;
+}
+
+/* "" (the system's resolvers), or ADDR or ADDR@PORT. */
+static const char *
+conf_check_resolver(char *s)
+{
+	unsigned char buf[16];
+	char	addr[INET6_ADDRSTRLEN];
+	char	*at = strchr(s, '@'), *end;
+	size_t	n = at != NULL ? (size_t)(at - s) : strlen(s);
+	long	port;
+
+	if (*s == '\0')
+		return NULL;
+	if (n >= sizeof(addr))
+		return "is not ADDR or ADDR@PORT";
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	if (inet_pton(AF_INET, addr, buf) != 1 &&
+	    inet_pton(AF_INET6, addr, buf) != 1)
+		return "is not ADDR or ADDR@PORT";
+	if (at != NULL) {
+		port = strtol(at + 1, &end, 10);
+		if (*end != '\0' || port < 1 || port > 65535)
+			return "has a bad port";
+	}
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* values: text -> field                                                */
 
@@ -571,19 +635,38 @@ conf_list_add(struct conf_list *l, const char *item)
 	return 0;
 }
 
+/* Leading and trailing white space off, in place. */
+static char *
+conf_trim(char *s)
+{
+	size_t	n;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
 static int
 conf_set_list(const struct conf_param *p, const char *val,
     struct conf_list *field, struct conf_ctx *ctx)
 {
 	struct conf_list l = { 0, NULL };
 	char		*copy, *tok, *save = NULL;
+	const char	*sep;
 	const char	*problem;
 	int		 rc = 0;
 
 	if ((copy = strdup(val)) == NULL)
 		return conf_oom(ctx);
-	for (tok = strtok_r(copy, CONF_LIST_SEP, &save); tok != NULL;
-	    tok = strtok_r(NULL, CONF_LIST_SEP, &save)) {
+	sep = p->sep != NULL ? p->sep : CONF_LIST_SEP;
+	for (tok = strtok_r(copy, sep, &save); tok != NULL;
+	    tok = strtok_r(NULL, sep, &save)) {
+		tok = conf_trim(tok);
+		if (*tok == '\0')
+			continue;
 		if (p->check != NULL && (problem = p->check(tok)) != NULL)
 			rc = conf_bad(ctx, p, tok, problem);
 		else if (conf_list_add(&l, tok) < 0)

@@ -77,6 +77,21 @@ struct conf {
 	char		*pkp_mode;	/* enforce | report */
 	int64_t		 pkp_cap;	/* 5184000 */
 	int64_t		 stsec_cap;	/* 31536000 */
+
+	/* delivery (route.h for the route syntax) */
+	struct conf_list route;		/* "DOMAIN NEXTHOP [LEVEL]", ... */
+	int64_t		 relay_port;	/* 25: the port of MX hosts */
+	char		*dns_resolver;	/* "": /etc/resolv.conf; ADDR[@PORT] */
+	char		*tls_ca_file;	/* "": OpenSSL's default CA paths */
+	int64_t		 queue_run_interval;	/* 60s */
+	int64_t		 retry_min;		/* 300s: first retry */
+	int64_t		 retry_max;		/* 4h: backoff ceiling */
+	int64_t		 queue_lifetime;	/* 5d: then bounce */
+	int64_t		 delay_warning;		/* 4h; 0: no delay notice */
+	int64_t		 delivery_concurrency;	/* 20 sessions in all */
+	int64_t		 destination_concurrency; /* 5 per destination */
+	int64_t		 connect_timeout;	/* 30s */
+	int64_t		 smtp_timeout;		/* 300s per reply */
 };
 
 void	conf_defaults(struct conf *c);

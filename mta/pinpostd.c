@@ -36,6 +36,7 @@
 #include "check.h"
 #include "conf.h"
 #include "log.h"
+#include "runner.h"
 #include "server.h"
 #include "tls.h"
 
@@ -46,6 +47,19 @@ usage(void)
 {
 	fprintf(stderr, "usage: pinpostd [-dnv] [-f config]\n");
 	exit(2);
+}
+
+/* The directory part of path, for the store's directory. */
+static void
+dir_of(const char *path, char *buf, size_t len)
+{
+	char	*slash;
+
+	(void)snprintf(buf, len, "%s", path);
+	if ((slash = strrchr(buf, '/')) != NULL && slash != buf)
+		*slash = '\0';
+	else
+		(void)snprintf(buf, len, ".");
 }
 
 /* mkdir -p, then give the directory to uid:gid when we are root. */
@@ -77,9 +91,13 @@ drop_privileges(const struct conf *c)
 	struct passwd *pw;
 	int	root = geteuid() == 0;
 
+	char	store_dir[4096];
+
+	dir_of(c->store, store_dir, sizeof(store_dir));
 	if (c->user[0] == '\0' || !root) {
 		prepare_dir(c->spool_dir, 0, 0, 0);
 		prepare_dir(c->maildir_root, 0, 0, 0);
+		prepare_dir(store_dir, 0, 0, 0);
 		if (root)
 			log_warn("user is empty: running as root");
 		return;
@@ -88,6 +106,7 @@ drop_privileges(const struct conf *c)
 		log_fatal("user %s: no such user", c->user);
 	prepare_dir(c->spool_dir, pw->pw_uid, pw->pw_gid, 1);
 	prepare_dir(c->maildir_root, pw->pw_uid, pw->pw_gid, 1);
+	prepare_dir(store_dir, pw->pw_uid, pw->pw_gid, 1);
 	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
 	    setuid(pw->pw_uid) == -1)
 		log_fatal("cannot drop privileges to %s: %s", c->user,
@@ -108,6 +127,10 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		server_reload(srv);
 		return;
 	}
+	if (sig == SIGUSR1) {
+		runner_flush(srv->runner);
+		return;
+	}
 	log_info("signal %d: stopping", (int)sig);
 	server_stop(srv);
 }
@@ -122,10 +145,37 @@ add_signal(struct event_base *base, int sig, struct server *srv)
 	return ev;
 }
 
+/* spool_dir/pinpostd.pid: how `pinpost queue flush` finds us. */
+static void
+write_pidfile(const struct conf *c)
+{
+	char	path[4096];
+	FILE	*fp;
+
+	(void)snprintf(path, sizeof(path), "%s/pinpostd.pid", c->spool_dir);
+	if ((fp = fopen(path, "w")) == NULL) {
+		log_warn("%s: %s", path, strerror(errno));
+		return;
+	}
+	fprintf(fp, "%ld\n", (long)getpid());
+	if (fclose(fp) == EOF)
+		log_warn("%s: %s", path, strerror(errno));
+}
+
+static void
+remove_pidfile(const struct conf *c)
+{
+	char	path[4096];
+
+	(void)snprintf(path, sizeof(path), "%s/pinpostd.pid", c->spool_dir);
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("%s: %s", path, strerror(errno));
+}
+
 static void
 run(struct server *srv, int foreground)
 {
-	struct event *sigs[4];
+	struct event *sigs[5];
 	char	err[CONF_ERR_MAX];
 	size_t	i;
 
@@ -141,14 +191,17 @@ run(struct server *srv, int foreground)
 	sigs[0] = add_signal(srv->base, SIGTERM, srv);
 	sigs[1] = add_signal(srv->base, SIGINT, srv);
 	sigs[2] = add_signal(srv->base, SIGHUP, srv);
-	sigs[3] = NULL;
+	sigs[3] = add_signal(srv->base, SIGUSR1, srv);
+	sigs[4] = NULL;
 	if (server_start(srv, err, sizeof(err)) == -1)
 		log_fatal("%s", err);
+	write_pidfile(srv->conf);
 	log_info("started %s", tls_server_verdict(srv->tls));
 	if (event_base_dispatch(srv->base) == -1)
 		log_warn("event loop failed");
 	for (i = 0; sigs[i] != NULL; i++)
 		event_free(sigs[i]);
+	remove_pidfile(srv->conf);
 	log_info("stopped");
 }
 

@@ -15,12 +15,12 @@
  *	7 of getrandom(), so IDs sort by arrival; tmp/ID.msg is created with
  *	O_EXCL and an ID already in queue/ is refused, so a clash retries.
  *
- * ENVELOPE FILE (ID.env)
+ * ENVELOPE FILE (ID.env), VERSION 2
  *	Lines end in LF; no value holds CR, LF or NUL.  Every line below is
  *	required, in this order, with one rcpt line per recipient (1 to
  *	QUEUE_RCPT_MAX):
  *
- *		pinpost-env 1
+ *		pinpost-env 2
  *		id ID
  *		arrival SECONDS
  *		sender ADDRESS		(empty for <>)
@@ -28,11 +28,22 @@
  *		helo NAME		(may be empty)
  *		body 7bit|8bit
  *		smtputf8 0|1
+ *		warned 0|1
  *		rcpt state=pending|delivered|failed local=0|1 attempts=N
- *		    next=SECONDS addr=ADDRESS reply=TEXT	(one line)
+ *		    next=SECONDS last=SECONDS status=CODE remote=HOST
+ *		    addr=ADDRESS reply=TEXT		(one line)
  *
- *	A recipient address may hold spaces but never " reply="; the reply
- *	is the rest of the line.  Another version is refused, not guessed at.
+ *	CODE is empty or an RFC 3463 status code (2, 4 or 5, a dot, 1 to 3
+ *	digits, a dot, 1 to 3 digits); HOST is empty or printable ASCII
+ *	without spaces.  A recipient address may hold spaces but never
+ *	" reply="; the reply is the rest of the line.
+ *
+ * VERSION 1
+ *	Still loaded, never written: no warned line, and rcpt lines end
+ *	"next=SECONDS addr=ADDRESS reply=TEXT".  It loads as warned 0,
+ *	last=0, status and remote empty; the next save writes version 2.
+ *	Each version is parsed strictly by its own rules (no version-2 key
+ *	in a version-1 file); any other version is refused, not guessed at.
  *
  * DIAGNOSTICS
  *	Failing functions return -1 (or NULL) with one line in err:
@@ -40,7 +51,7 @@
  *	"PATH:LINE: PROBLEM" for a malformed envelope, e.g. "bad arrival",
  *	"unknown key 'x'", "unsupported version", "too many recipients";
  *	"PATH: PROBLEM" for an envelope refused on save, e.g. "sender
- *	contains CR or LF", "rcpt 2: addr too long";
+ *	contains CR or LF", "rcpt 2: addr too long", "rcpt 1: bad status";
  *	"PATH: envelope without message (N in all)" from queue_recover().
  *
  * THREADS
@@ -73,7 +84,7 @@
 #define Q_LINE_MAX	2048		/* an envelope line */
 #define Q_ENV_MAX	(2 * 1024 * 1024) /* an envelope file */
 #define Q_ID_TRIES	16
-#define Q_VERSION	"pinpost-env 1"
+#define Q_VERSION	2		/* written by save */
 #define Q_VERSION_KEY	"pinpost-env "
 #define Q_REPLY_SEP	" reply="
 
@@ -107,6 +118,8 @@ struct q_parse {
 	const char	*id;
 	size_t		 lineno;
 	size_t		 cap;		/* recipients allocated */
+	int		 version;	/* of the file, from line 1 */
+	size_t		 nkeys;		/* header keys in that version */
 	char		*err;
 	size_t		 errlen;
 };
@@ -130,11 +143,16 @@ enum q_name { Q_OTHER, Q_MSG, Q_ENV };
 typedef int q_walk_cb(const char *, int, const char *, void *, char *,
     size_t);
 
-/* The header keys after the version line, in file order. */
+/*
+ * The header keys after the version line, in file order; version 1 has
+ * the first Q_NKEYS_V1 of them.
+ */
 static const char *const q_keys[] = {
-	"id", "arrival", "sender", "client", "helo", "body", "smtputf8"
+	"id", "arrival", "sender", "client", "helo", "body", "smtputf8",
+	"warned"
 };
-#define Q_NKEYS	(sizeof(q_keys) / sizeof(q_keys[0]))
+#define Q_NKEYS		(sizeof(q_keys) / sizeof(q_keys[0]))
+#define Q_NKEYS_V1	7
 
 static int q_perr(struct q_parse *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
@@ -708,6 +726,37 @@ q_value_bad(const char *s, size_t size)
 	return NULL;
 }
 
+/* 1 to 3 digits, then the terminator: where it stops, or NULL. */
+static const char *
+q_digits(const char *s, char end)
+{
+	size_t	n = strspn(s, "0123456789");
+
+	return n >= 1 && n <= 3 && s[n] == end ? s + n + 1 : NULL;
+}
+
+/* "" or an RFC 3463 status code: class "." subject "." detail. */
+static int
+q_status_ok(const char *s)
+{
+	if (*s == '\0')
+		return 1;
+	if ((s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.')
+		return 0;
+	return (s = q_digits(s + 2, '.')) != NULL &&
+	    q_digits(s, '\0') != NULL;
+}
+
+/* "" or printable ASCII without spaces (it is one token of a line). */
+static int
+q_host_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < '!' || *s > '~')
+			return 0;
+	return 1;
+}
+
 static int
 q_rcpt_check(const struct queue_rcpt *r, size_t n, const char *path,
     char *err, size_t errlen)
@@ -728,6 +777,17 @@ q_rcpt_check(const struct queue_rcpt *r, size_t n, const char *path,
 	if ((why = q_value_bad(r->last_reply, sizeof(r->last_reply))) != NULL)
 		return fsu_err(err, errlen, "%s: rcpt %zu: reply %s", path, n,
 		    why);
+	if (r->last_try < 0)
+		return fsu_err(err, errlen, "%s: rcpt %zu: negative last", path,
+		    n);
+	if (memchr(r->status, '\0', sizeof(r->status)) == NULL ||
+	    !q_status_ok(r->status))
+		return fsu_err(err, errlen, "%s: rcpt %zu: bad status", path,
+		    n);
+	if (memchr(r->remote, '\0', sizeof(r->remote)) == NULL ||
+	    !q_host_ok(r->remote))
+		return fsu_err(err, errlen, "%s: rcpt %zu: bad remote", path,
+		    n);
 	return 0;
 }
 
@@ -769,16 +829,18 @@ q_env_format(const struct queue_env *env, const char *path,
 
 	if (q_env_check(env, path, err, errlen) == -1)
 		return -1;
-	q_text_add(t, "%s\nid %s\narrival %" PRId64 "\nsender %s\n"
-	    "client %s\nhelo %s\nbody %s\nsmtputf8 %d\n", Q_VERSION, env->id,
-	    env->arrival, env->sender, env->client, env->helo,
-	    env->body_8bit ? "8bit" : "7bit", env->smtputf8 != 0);
+	q_text_add(t, Q_VERSION_KEY "%d\nid %s\narrival %" PRId64 "\n"
+	    "sender %s\nclient %s\nhelo %s\nbody %s\nsmtputf8 %d\n"
+	    "warned %d\n", Q_VERSION, env->id, env->arrival, env->sender,
+	    env->client, env->helo, env->body_8bit ? "8bit" : "7bit",
+	    env->smtputf8 != 0, env->warned != 0);
 	for (i = 0; i < env->nrcpt; i++) {
 		r = &env->rcpt[i];
 		q_text_add(t, "rcpt state=%s local=%d attempts=%d next=%"
-		    PRId64 " addr=%s" Q_REPLY_SEP "%s\n", q_state_str(r->state),
-		    r->local != 0, r->attempts, r->next_try, r->addr,
-		    r->last_reply);
+		    PRId64 " last=%" PRId64 " status=%s remote=%s addr=%s"
+		    Q_REPLY_SEP "%s\n", q_state_str(r->state), r->local != 0,
+		    r->attempts, r->next_try, r->last_try, r->status, r->remote,
+		    r->addr, r->last_reply);
 	}
 	if (t->failed)
 		return fsu_err(err, errlen, "%s: out of memory", path);
@@ -964,9 +1026,12 @@ q_parse_field(struct q_parse *ps, struct queue_env *env, size_t key,
 	case 5:
 		return q_parse_flag(val, "7bit", "8bit", &env->body_8bit) == 0 ?
 		    0 : q_perr(ps, "bad body");
+	case 6:
+		return q_parse_flag(val, "0", "1", &env->smtputf8) == 0 ? 0 :
+		    q_perr(ps, "bad smtputf8");
 	}
-	return q_parse_flag(val, "0", "1", &env->smtputf8) == 0 ? 0 :
-	    q_perr(ps, "bad smtputf8");
+	return q_parse_flag(val, "0", "1", &env->warned) == 0 ? 0 :
+	    q_perr(ps, "bad warned");
 }
 
 /* The value of "KEY=VALUE " at *s; *s moves past it. */
@@ -1014,6 +1079,25 @@ q_parse_rcpt_nums(struct q_parse *ps, struct queue_rcpt *r, char **s)
 	return 0;
 }
 
+/* Version 2: "last=SECONDS status=CODE remote=HOST " at *s. */
+static int
+q_parse_rcpt_last(struct q_parse *ps, struct queue_rcpt *r, char **s)
+{
+	const char *v;
+
+	if ((v = q_tok(s, "last")) == NULL ||
+	    q_parse_num(v, INT64_MAX, &r->last_try) == -1)
+		return q_perr(ps, "bad rcpt last");
+	if ((v = q_tok(s, "status")) == NULL || !q_status_ok(v) ||
+	    strlen(v) >= sizeof(r->status))
+		return q_perr(ps, "bad rcpt status");
+	memcpy(r->status, v, strlen(v) + 1);
+	if ((v = q_tok(s, "remote")) == NULL || !q_host_ok(v))
+		return q_perr(ps, "bad rcpt remote");
+	return q_parse_text(ps, "rcpt remote", v, r->remote,
+	    sizeof(r->remote));
+}
+
 static int
 q_parse_rcpt(struct q_parse *ps, struct queue_env *env, char *s)
 {
@@ -1025,7 +1109,8 @@ q_parse_rcpt(struct q_parse *ps, struct queue_env *env, char *s)
 		    QUEUE_RCPT_MAX);
 	r = &env->rcpt[env->nrcpt];
 	memset(r, 0, sizeof(*r));
-	if (q_parse_rcpt_nums(ps, r, &s) == -1)
+	if (q_parse_rcpt_nums(ps, r, &s) == -1 ||
+	    (ps->version >= 2 && q_parse_rcpt_last(ps, r, &s) == -1))
 		return -1;
 	if (strncmp(s, "addr=", 5) != 0 ||
 	    (sep = strstr(s, Q_REPLY_SEP)) == NULL || sep == s + 5)
@@ -1051,6 +1136,23 @@ q_key_known(const char *key)
 	return strcmp(key, "rcpt") == 0;
 }
 
+/* "pinpost-env N" for a version this loader knows. */
+static int
+q_parse_version(struct q_parse *ps, const char *line)
+{
+	if (strcmp(line, Q_VERSION_KEY "1") == 0) {
+		ps->version = 1;
+		ps->nkeys = Q_NKEYS_V1;
+	} else if (strcmp(line, Q_VERSION_KEY "2") == 0) {
+		ps->version = 2;
+		ps->nkeys = Q_NKEYS;
+	} else if (strncmp(line, Q_VERSION_KEY, strlen(Q_VERSION_KEY)) == 0)
+		return q_perr(ps, "unsupported version");
+	else
+		return q_perr(ps, "not a pinpost envelope");
+	return 0;
+}
+
 /* Line ps->lineno (NUL-terminated, no CR or NUL inside). */
 static int
 q_parse_line(struct q_parse *ps, struct queue_env *env, char *line)
@@ -1058,23 +1160,18 @@ q_parse_line(struct q_parse *ps, struct queue_env *env, char *line)
 	size_t	idx = ps->lineno - 1;
 	char	*val;
 
-	if (idx == 0) {
-		if (strcmp(line, Q_VERSION) == 0)
-			return 0;
-		if (strncmp(line, Q_VERSION_KEY, strlen(Q_VERSION_KEY)) == 0)
-			return q_perr(ps, "unsupported version");
-		return q_perr(ps, "not a pinpost envelope");
-	}
+	if (idx == 0)
+		return q_parse_version(ps, line);
 	if ((val = strchr(line, ' ')) == NULL)
 		return q_perr(ps, "bad line (no \"key value\")");
 	*val++ = '\0';
-	if (idx <= Q_NKEYS && strcmp(line, q_keys[idx - 1]) == 0)
+	if (idx <= ps->nkeys && strcmp(line, q_keys[idx - 1]) == 0)
 		return q_parse_field(ps, env, idx - 1, val);
-	if (idx > Q_NKEYS && strcmp(line, "rcpt") == 0)
+	if (idx > ps->nkeys && strcmp(line, "rcpt") == 0)
 		return q_parse_rcpt(ps, env, val);
 	if (!q_key_known(line))
 		return q_perr(ps, "unknown key '%.32s'", line);
-	if (idx <= Q_NKEYS)
+	if (idx <= ps->nkeys)
 		return q_perr(ps, "expected '%s', got '%s'", q_keys[idx - 1],
 		    line);
 	return q_perr(ps, "unexpected '%s'", line);
@@ -1100,7 +1197,7 @@ q_parse_env(struct q_parse *ps, char *buf, size_t len, struct queue_env *env)
 		if (q_parse_line(ps, env, p) == -1)
 			return -1;
 	}
-	if (ps->lineno <= Q_NKEYS + 1)
+	if (ps->lineno <= ps->nkeys + 1)
 		return q_perr(ps, "missing '%s'", q_keys[ps->lineno - 2]);
 	if (env->nrcpt == 0)
 		return q_perr(ps, "no recipients");

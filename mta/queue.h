@@ -28,6 +28,9 @@
  *	queue_remove()		remove a message (env first, then msg)
  *	queue_list()		the IDs in queue/, sorted
  *
+ * The envelope file format is versioned (see queue.c): save writes the
+ * current version, load reads it and every earlier one.
+ *
  * Errors: -1 (or NULL) with a one-line message naming the file in err.
  */
 #ifndef QUEUE_H
@@ -41,6 +44,8 @@
 #define QUEUE_REPLY_MAX	512
 #define QUEUE_RCPT_MAX	1000		/* recipients per message */
 #define QUEUE_ERR_MAX	256
+#define QUEUE_STATUS_MAX 15		/* "5.999.999" fits */
+#define QUEUE_HOST_MAX	255		/* a DNS name, no dot at the end */
 
 enum queue_rcpt_state {
 	QUEUE_RCPT_PENDING = 0,	/* to be delivered */
@@ -55,6 +60,14 @@ struct queue_rcpt {
 	int		attempts;
 	int64_t		next_try;	/* 0: now */
 	char		last_reply[QUEUE_REPLY_MAX + 1];	/* "" if none */
+	/*
+	 * The last attempt: when, its RFC 3463 status code ("4.7.5") and
+	 * the remote MTA's host name (printable ASCII, no space); 0 or ""
+	 * if none.  Save refuses anything else.
+	 */
+	int64_t		last_try;
+	char		status[QUEUE_STATUS_MAX + 1];
+	char		remote[QUEUE_HOST_MAX + 1];
 };
 
 struct queue_env {
@@ -65,6 +78,7 @@ struct queue_env {
 	char		helo[256];
 	int		body_8bit;	/* BODY=8BITMIME */
 	int		smtputf8;
+	int		warned;		/* a delay notice was sent */
 	size_t		nrcpt;
 	struct queue_rcpt *rcpt;	/* nrcpt entries, malloc'd */
 };

@@ -20,10 +20,14 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "client.h"
 #include "conf.h"
+#include "dns.h"
 #include "local.h"
 #include "log.h"
+#include "pinstore.h"
 #include "queue.h"
+#include "runner.h"
 #include "server.h"
 #include "session.h"
 #include "tls.h"
@@ -48,6 +52,7 @@ server_new(struct event_base *base, const char *conf_path, struct conf *conf,
 	srv->conf = conf;
 	srv->tls = tls;
 	LIST_INIT(&srv->sessions);
+	LIST_INIT(&srv->clients);
 	return srv;
 }
 
@@ -210,6 +215,26 @@ local_timer_cb(evutil_socket_t fd, short what, void *arg)
 		local_scan(srv);
 }
 
+/* The sending side: DNS, the client TLS context, the store, the runner. */
+static int
+delivery_start(struct server *srv, char *err, size_t errlen)
+{
+	srv->dns = dns_new(srv->base, srv->conf->dns_resolver, err, errlen);
+	if (srv->dns == NULL)
+		return -1;
+	if ((srv->client_ctx = tls_client_ctx_new(srv->conf, err,
+	    errlen)) == NULL)
+		return -1;
+	srv->pins = pinstore_open(srv->worker, srv->conf->store, err, errlen);
+	if (srv->pins == NULL)
+		return -1;
+	if ((srv->runner = runner_new(srv)) == NULL) {
+		(void)snprintf(err, errlen, "cannot start the queue runner");
+		return -1;
+	}
+	return 0;
+}
+
 int
 server_start(struct server *srv, char *err, size_t errlen)
 {
@@ -225,6 +250,8 @@ server_start(struct server *srv, char *err, size_t errlen)
 		(void)snprintf(err, errlen, "cannot start the worker thread");
 		return -1;
 	}
+	if (delivery_start(srv, err, errlen) == -1)
+		return -1;
 	srv->local_timer = event_new(srv->base, -1, EV_PERSIST,
 	    local_timer_cb, srv);
 	if (srv->local_timer == NULL ||
@@ -270,10 +297,11 @@ server_reload(struct server *srv)
 	    "only on restart)", srv->conf_path, tls_server_verdict(ts));
 }
 
-static void
+void
 server_check_done(struct server *srv)
 {
-	if (srv->stopping && srv->nsessions == 0)
+	if (srv->stopping && srv->nsessions == 0 &&
+	    runner_busy(srv->runner) == 0)
 		(void)event_base_loopexit(srv->base, NULL);
 }
 
@@ -284,8 +312,10 @@ stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("stop deadline: closing %zu sessions", srv->nsessions);
+	log_info("stop deadline: closing %zu sessions, %zu deliveries",
+	    srv->nsessions, runner_busy(srv->runner));
 	session_abort_all(srv);
+	client_abort_all(srv);
 }
 
 void
@@ -324,6 +354,10 @@ server_free(struct server *srv)
 	if (srv == NULL)
 		return;
 	worker_free(srv->worker);	/* finishes queued deliveries */
+	runner_free(srv->runner);
+	pinstore_close(srv->pins);
+	dns_free(srv->dns);
+	SSL_CTX_free(srv->client_ctx);
 	for (i = 0; i < srv->nlis; i++)
 		evconnlistener_free(srv->lis[i]);
 	if (srv->local_timer != NULL)

@@ -12,6 +12,7 @@
  *				421 to the rest; the loop ends when all is done
  *	server_free()
  *	server_session_gone()	a session tells the server it is freed
+ *	server_check_done()	stopping, and nothing left: end the loop
  */
 #ifndef SERVER_H
 #define SERVER_H
@@ -30,10 +31,15 @@ struct tls_server;
 struct queue;
 struct worker;
 struct session;
+struct dns;
+struct pinstore;
+struct runner;
+struct ssl_ctx_st;
 
 #define SERVER_LISTEN_MAX	16
 
 LIST_HEAD(session_list, session);
+LIST_HEAD(client_list, client);
 
 struct server {
 	struct event_base	*base;
@@ -50,6 +56,12 @@ struct server {
 	uint64_t		 next_id;
 	int			 stopping;
 	struct event		*local_timer;
+	/* delivery */
+	struct dns		*dns;
+	struct pinstore		*pins;
+	struct ssl_ctx_st	*client_ctx;
+	struct runner		*runner;
+	struct client_list	 clients;	/* deliveries in flight */
 	struct event		*stop_timer;	/* SIGTERM deadline */
 };
 
@@ -61,5 +73,6 @@ void	server_reload(struct server *srv);
 void	server_stop(struct server *srv);
 void	server_free(struct server *srv);
 void	server_session_gone(struct server *srv);
+void	server_check_done(struct server *srv);
 
 #endif

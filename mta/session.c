@@ -54,6 +54,7 @@
 #include "local.h"
 #include "log.h"
 #include "queue.h"
+#include "runner.h"
 #include "server.h"
 #include "session.h"
 #include "smtp_cmd.h"
@@ -93,6 +94,7 @@ struct session {
 	struct smtp_data	 data;
 	int			 bdat;		/* BDAT used: no DATA now */
 	uint64_t		 bdat_left;
+	uint64_t		 bdat_octets;	/* the client's, so far */
 	int			 bdat_last;
 	const struct smtp_status *bdat_error;
 	int			 bdat_discard;	/* refused chunk: skip it */
@@ -199,6 +201,7 @@ txn_reset(struct session *s)
 	s->in_mail = 0;
 	s->bdat = 0;
 	s->bdat_left = 0;
+	s->bdat_octets = 0;
 	s->bdat_last = 0;
 	s->bdat_error = NULL;
 }
@@ -278,6 +281,7 @@ struct commit_job {
 	struct queue		*queue;
 	int			 rc;
 	int			 local;		/* has local recipients */
+	int			 remote;	/* has recipients to relay */
 	char			 err[QUEUE_ERR_MAX];
 };
 
@@ -301,6 +305,8 @@ commit_done(void *arg)
 		    j->env.id, j->env.sender, j->env.nrcpt);
 		if (j->local)
 			local_schedule(s->srv, j->env.id);
+		if (j->remote)
+			runner_kick(s->srv->runner);
 	} else
 		log_warn("%s commit failed: %s", s->id, j->err);
 	if (!s->dead) {
@@ -335,8 +341,10 @@ commit_start(struct session *s)
 	j->s = s;
 	j->msg = s->msg;
 	j->env = s->env;
-	for (i = 0; i < j->env.nrcpt; i++)
+	for (i = 0; i < j->env.nrcpt; i++) {
 		j->local |= j->env.rcpt[i].local;
+		j->remote |= !j->env.rcpt[i].local;
+	}
 	if (worker_submit(s->srv->worker, commit_run, commit_done, j) == -1) {
 		free(j);
 		goto fail;
@@ -600,8 +608,12 @@ proceed_data(struct session *s, const struct smtp_cmd *c)
 static int
 check_bdat(struct session *s, const struct smtp_cmd *c)
 {
-	if (check_data(s, c) == -1)
+	(void)c;
+	if (!s->in_mail || s->env.nrcpt == 0) {
+		reply_error(s, 503, "5.5.1", s->in_mail ?
+		    "Need RCPT before BDAT" : "Need MAIL before BDAT");
 		return -1;
+	}
 	if (!s->bdat && msg_begin(s) == -1) {
 		reply(s, 451, "4.3.0", "Local error; try again later");
 		return -1;
@@ -842,7 +854,7 @@ bdat_chunk_done(struct session *s)
 		s->bdat_discard = 0;
 		return;
 	}
-	size = queue_msg_size(s->msg);
+	size = s->bdat_octets;
 	if (s->bdat_error != NULL) {
 		reply_status(s, s->bdat_error);
 		txn_reset(s);
@@ -862,10 +874,11 @@ bdat_write(struct session *s, const char *buf, size_t n)
 
 	if (s->bdat_error != NULL)
 		return;
-	if (queue_msg_size(s->msg) + n > s->srv->conf->message_size_limit) {
+	if (s->bdat_octets + n > s->srv->conf->message_size_limit) {
 		s->bdat_error = &st_too_big;
 		return;
 	}
+	s->bdat_octets += n;
 	if (queue_msg_write(s->msg, buf, n, err, sizeof(err)) == -1) {
 		log_warn("%s %s", s->id, err);
 		s->bdat_error = &st_write_fail;

@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 
 #include "conf.h"
+#include "log.h"
 #include "tls.h"
 
 struct tls_server {
@@ -142,14 +143,15 @@ static void
 advert_setup(struct tls_server *ts, const struct conf *c)
 {
 	struct stsec_error err;
-	char	pin[STSEC_PIN_B64_LEN + 1];
+	char	pin[STSEC_PIN_B64_LEN + 1], why[STSEC_ERROR_MAX * 2];
 
 	if (!c->pkp_enable)
 		(void)snprintf(ts->verdict, sizeof(ts->verdict),
 		    "pkp=off");
 	else if (pkp_setup(ts, c, &err) == -1)
 		(void)snprintf(ts->verdict, sizeof(ts->verdict),
-		    "pkp=not-advertised reason=\"%s\"", err.msg);
+		    "pkp=not-advertised reason=\"%s\"", log_text(err.msg,
+		    strlen(err.msg), why, sizeof(why)));
 	else {
 		ts->pkp_ok = 1;
 		stsec_pin_to_b64(&ts->pins.pin[0], pin);
@@ -225,4 +227,39 @@ tls_session_info(SSL *ssl, char *buf, size_t len)
 	(void)snprintf(buf, len, "%s cipher=%s", SSL_get_version(ssl),
 	    SSL_get_cipher_name(ssl));
 	return buf;
+}
+
+SSL_CTX *
+tls_client_ctx_new(const struct conf *c, char *err, size_t errlen)
+{
+	SSL_CTX	*ctx;
+	char	 e[256];
+	int	 ok;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		(void)snprintf(err, errlen, "SSL_CTX_new: %s",
+		    ssl_errstr(e, sizeof(e)));
+		return NULL;
+	}
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS) != 1) {
+		(void)snprintf(err, errlen, "TLS client settings: %s",
+		    ssl_errstr(e, sizeof(e)));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	/* Opportunistic (RFC 7435): verify for the log, never abort on it. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (c->tls_ca_file[0] != '\0')
+		ok = SSL_CTX_load_verify_locations(ctx, c->tls_ca_file, NULL);
+	else
+		ok = SSL_CTX_set_default_verify_paths(ctx);
+	if (ok != 1) {
+		(void)snprintf(err, errlen, "%s: cannot load CA certificates: "
+		    "%s", c->tls_ca_file[0] ? c->tls_ca_file : "default paths",
+		    ssl_errstr(e, sizeof(e)));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
 }

@@ -14,6 +14,10 @@
  *	tls_server_stsec()	the STSEC line, or NULL when off
  *	tls_server_verdict()	the self-check's one-line verdict
  *	tls_session_info()	"version=TLSv1.3 cipher=..." of a session
+ *	tls_client_ctx_new()	the delivery side's SSL_CTX: TLS 1.2+, the
+ *				chain verified against tls_ca_file (or the
+ *				system's CAs) for the log, never fatal by
+ *				itself: pins and STSEC authenticate a peer
  *
  * A failed self-check is not an error: the server runs and advertises no
  * PKP, and the verdict says why.  A certificate or key that cannot be
@@ -41,5 +45,6 @@ const char *tls_server_stsec(const struct tls_server *ts);
 const char *tls_server_verdict(const struct tls_server *ts);
 const struct stsec_pinset *tls_server_pins(const struct tls_server *ts);
 const char *tls_session_info(SSL *ssl, char *buf, size_t len);
+SSL_CTX	*tls_client_ctx_new(const struct conf *c, char *err, size_t errlen);
 
 #endif

@@ -165,8 +165,8 @@ worker_submit(struct worker *w, worker_fn *fn, worker_fn *done, void *arg)
 {
 	struct job *j;
 
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		return -1;
+	if (w->stop || (j = calloc(1, sizeof(*j))) == NULL)
+		return -1;	/* stopping: the caller cleans up */
 	j->fn = fn;
 	j->done = done;
 	j->arg = arg;

@@ -4,7 +4,11 @@
  *	cli_pin_main()		pinpost pin FILE...
  *	cli_pins_main()		pinpost pins list|show|forget|add|export|import
  *	cli_check_main()	pinpost check [-f config]
- *	cli_err()		"pinpost: message" on stderr; returns CLI_FAIL
+ *	cli_queue_main()	pinpost queue [-f config] list|show|delete|flush
+ *	cli_send_main()		pinpost send [-f config] [-S host:port] ...
+ *	cli_sendmail_main()	run as "sendmail": sendmail's options
+ *	cli_err()		"pinpost: message" on stderr ("sendmail: " in
+ *				sendmail mode); returns CLI_FAIL
  *	cli_store_path()	-s, else $PINPOST_STORE, else the default
  *	cli_time_str()		a time as ISO 8601 UTC
  */
@@ -18,6 +22,7 @@
 #define CLI_USAGE	2	/* bad command line */
 
 #define CLI_STORE_DEFAULT	"/var/lib/pinpost/pins.tdb"
+#define CLI_CONF_DEFAULT	"/etc/pinpost/pinpost.conf"
 
 struct cli {
 	const char	*store_path;	/* -s; NULL: environment or default */
@@ -26,6 +31,10 @@ struct cli {
 int	cli_pin_main(struct cli *cli, int argc, char **argv);
 int	cli_pins_main(struct cli *cli, int argc, char **argv);
 int	cli_check_main(struct cli *cli, int argc, char **argv);
+int	cli_queue_main(struct cli *cli, int argc, char **argv);
+/* These two exit with sysexits.h codes (EX_USAGE, EX_TEMPFAIL, ...). */
+int	cli_send_main(struct cli *cli, int argc, char **argv);
+int	cli_sendmail_main(int argc, char **argv);
 
 int	cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *cli_store_path(const struct cli *cli);

@@ -10,12 +10,10 @@
 #include "check.h"
 #include "cli.h"
 
-#define CONF_DEFAULT	"/etc/pinpost/pinpost.conf"
-
 int
 cli_check_main(struct cli *cli, int argc, char **argv)
 {
-	const char *path = CONF_DEFAULT;
+	const char *path = CLI_CONF_DEFAULT;
 
 	(void)cli;
 	if (argc == 3 && strcmp(argv[1], "-f") == 0)

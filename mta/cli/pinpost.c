@@ -3,11 +3,15 @@
  *
  * SYNOPSIS
  *	pinpost [-s store] command [args...]
+ *	sendmail [options] [rcpt...]	(a link to pinpost)
  *
  * DESCRIPTION
  *	A table maps each command to its main function.  Exit status: 0 on
  *	success, 1 when the command failed (a one-line message on stderr
- *	names the file or record and the problem), 2 on a usage error.
+ *	names the file or record and the problem), 2 on a usage error;
+ *	send, and sendmail mode, exit with sysexits.h codes instead.
+ *	Called by a name whose last component is "sendmail", pinpost is
+ *	sendmail (cli_sendmail.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,7 +35,13 @@ static const struct cli_cmd cli_cmds[] = {
 	    "the pin/policy store" },
 	{ "check", cli_check_main, "check [-f config]        check pinpostd's "
 	    "configuration and PKP self-check" },
+	{ "queue", cli_queue_main, "queue [-f config] list|show ID|delete ID|"
+	    "flush [ID]  the mail queue" },
+	{ "send", cli_send_main, "send [-f config] [-S host:port] [-F sender] "
+	    "[-t] [-i] [rcpt...]  submit a message from stdin" },
 };
+
+static const char *cli_progname = "pinpost";
 
 static int
 usage(void)
@@ -49,7 +59,7 @@ cli_err(const char *fmt, ...)
 {
 	va_list	ap;
 
-	fputs("pinpost: ", stderr);
+	fprintf(stderr, "%s: ", cli_progname);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -86,9 +96,16 @@ int
 main(int argc, char **argv)
 {
 	struct cli cli = { NULL };
+	const char *base;
 	size_t	i;
 	int	ch;
 
+	base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	base = base != NULL ? base + 1 : argc > 0 ? argv[0] : "";
+	if (strcmp(base, "sendmail") == 0) {
+		cli_progname = "sendmail";
+		return cli_sendmail_main(argc, argv);
+	}
 	while ((ch = getopt(argc, argv, "+s:h")) != -1) {
 		switch (ch) {
 		case 's':

@@ -6,7 +6,9 @@
  *			come back; IDs; abort; a refused envelope or a
  *			failing rename leaves nothing behind
  *	envelope	atomic rewrite; what save refuses; what load
- *			refuses (tables; each error names file and line)
+ *			refuses (tables for format versions 1 and 2; each
+ *			error names file and line); a version-1 file loads
+ *			and is saved as version 2
  *	recover		crash leftovers made by hand
  *	crash		a forked writer SIGKILLed at 50 instants, while
  *			committing and while rewriting an envelope
@@ -188,6 +190,7 @@ fill_env(struct queue_env *env, size_t nrcpt)
 	(void)snprintf(env->helo, sizeof(env->helo), "client.example");
 	env->body_8bit = 1;
 	env->smtputf8 = 1;
+	env->warned = nrcpt % 2 == 1;
 	for (i = 0; i < nrcpt; i++) {
 		(void)snprintf(addr, sizeof(addr), "user%zu@example.net", i);
 		if (queue_env_add_rcpt(env, addr, (int)(i % 2)) == -1)
@@ -199,6 +202,13 @@ fill_env(struct queue_env *env, size_t nrcpt)
 		if (i > 0)
 			(void)snprintf(r->last_reply, sizeof(r->last_reply),
 			    "451 4.3.0 try %zu later: reply= too ", i);
+		if (i % 2 == 1) {
+			r->last_try = INT64_C(1699999000) + (int64_t)i;
+			(void)snprintf(r->status, sizeof(r->status),
+			    "4.%zu.%zu", i % 8, i % 1000);
+			(void)snprintf(r->remote, sizeof(r->remote),
+			    "mx%zu.example.net", i);
+		}
 	}
 }
 
@@ -214,6 +224,12 @@ rcpt_equal(const struct queue_rcpt *a, const struct queue_rcpt *b, size_t i)
 		    a->attempts, (long long)a->next_try, a->last_reply, b->addr,
 		    b->state, b->local, b->attempts, (long long)b->next_try,
 		    b->last_reply);
+	if (a->last_try != b->last_try || strcmp(a->status, b->status) != 0 ||
+	    strcmp(a->remote, b->remote) != 0)
+		fail_msg("rcpt %zu: last %lld status \"%s\" remote \"%s\" != "
+		    "last %lld status \"%s\" remote \"%s\"", i,
+		    (long long)a->last_try, a->status, a->remote,
+		    (long long)b->last_try, b->status, b->remote);
 }
 
 static void
@@ -228,6 +244,7 @@ env_equal(const struct queue_env *a, const struct queue_env *b)
 	assert_string_equal(a->helo, b->helo);
 	assert_int_equal(a->body_8bit, b->body_8bit);
 	assert_int_equal(a->smtputf8, b->smtputf8);
+	assert_int_equal(a->warned, b->warned);
 	assert_int_equal(a->nrcpt, b->nrcpt);
 	for (i = 0; i < a->nrcpt; i++)
 		rcpt_equal(&a->rcpt[i], &b->rcpt[i], i);
@@ -354,9 +371,16 @@ test_commit_edges(void **state)
 	env.rcpt[0].attempts = 2147483647;
 	env.rcpt[0].next_try = INT64_MAX;
 	env.rcpt[0].state = QUEUE_RCPT_FAILED;
+	env.rcpt[0].last_try = INT64_MAX;
+	(void)snprintf(env.rcpt[0].status, sizeof(env.rcpt[0].status),
+	    "5.999.999");
+	memset(env.rcpt[0].remote, '~', QUEUE_HOST_MAX);
+	env.rcpt[0].remote[0] = '!';
+	env.warned = 5;
 	env.arrival = 0;
 	commit_ok(fx, (const unsigned char *)"", 0, &env, id);
 	env.rcpt[0].local = 1;
+	env.warned = 1;
 	load_ok(fx, id, &got);
 	env_equal(&got, &env);
 	msg_is(fx, id, (const unsigned char *)"", 0);
@@ -523,7 +547,9 @@ enum mutation {
 	MUT_SENDER_CR, MUT_SENDER_LF, MUT_CLIENT_LF, MUT_HELO_CR,
 	MUT_ADDR_CR, MUT_REPLY_LF, MUT_ADDR_SEP, MUT_ADDR_EMPTY,
 	MUT_SENDER_LONG, MUT_REPLY_LONG, MUT_STATE, MUT_ATTEMPTS, MUT_NEXT,
-	MUT_ARRIVAL, MUT_NO_RCPT, MUT_BAD_ID, MUT_ID_LONG
+	MUT_ARRIVAL, MUT_NO_RCPT, MUT_BAD_ID, MUT_ID_LONG, MUT_LAST,
+	MUT_STATUS_SHORT, MUT_STATUS_CLASS, MUT_STATUS_DIGITS,
+	MUT_STATUS_LONG, MUT_REMOTE_SPACE, MUT_REMOTE_8BIT, MUT_REMOTE_LONG
 };
 
 static const struct {
@@ -547,6 +573,14 @@ static const struct {
 	{ MUT_NO_RCPT,		"0 recipients" },
 	{ MUT_BAD_ID,		"bad queue ID" },
 	{ MUT_ID_LONG,		"bad queue ID" },
+	{ MUT_LAST,		"rcpt 2: negative last" },
+	{ MUT_STATUS_SHORT,	"rcpt 1: bad status" },
+	{ MUT_STATUS_CLASS,	"rcpt 2: bad status" },
+	{ MUT_STATUS_DIGITS,	"rcpt 2: bad status" },
+	{ MUT_STATUS_LONG,	"rcpt 1: bad status" },
+	{ MUT_REMOTE_SPACE,	"rcpt 2: bad remote" },
+	{ MUT_REMOTE_8BIT,	"rcpt 1: bad remote" },
+	{ MUT_REMOTE_LONG,	"rcpt 2: bad remote" },
 };
 
 static void
@@ -575,6 +609,16 @@ mutate(struct queue_env *e, enum mutation mut)
 	case MUT_NO_RCPT:	e->nrcpt = 0; break;
 	case MUT_BAD_ID:	e->id[5] = 'G'; break;
 	case MUT_ID_LONG:	memset(e->id, 'a', sizeof(e->id)); break;
+	case MUT_LAST:		r[1].last_try = -1; break;
+	case MUT_STATUS_SHORT:	(void)strcpy(r[0].status, "4.7"); break;
+	case MUT_STATUS_CLASS:	(void)strcpy(r[1].status, "3.1.1"); break;
+	case MUT_STATUS_DIGITS:	(void)strcpy(r[1].status, "4.1234.1"); break;
+	case MUT_STATUS_LONG:	memset(r[0].status, '4', sizeof(r[0].status));
+				break;
+	case MUT_REMOTE_SPACE:	(void)strcpy(r[1].remote, "mx .example"); break;
+	case MUT_REMOTE_8BIT:	(void)strcpy(r[0].remote, "m\xc3\xa9x"); break;
+	case MUT_REMOTE_LONG:	memset(r[1].remote, 'a', sizeof(r[1].remote));
+				break;
 	}
 }
 
@@ -658,8 +702,9 @@ static const struct load_case {
 	const char	*text;		/* NULL: delete the line */
 	const char	*want;		/* after "ID.env" */
 } load_cases[] = {
-	{ 0, 0, "pinpost-env 2",	":1: unsupported version" },
+	{ 0, 0, "pinpost-env 3",	":1: unsupported version" },
 	{ 0, 0, "pinpost-env 10",	":1: unsupported version" },
+	{ 0, 0, "pinpost-env 01",	":1: unsupported version" },
 	{ 0, 0, "pinpost-env",		":1: not a pinpost envelope" },
 	{ 0, 0, "hello",		":1: not a pinpost envelope" },
 	{ 1, 0, "id 0000000000000000ffff", ":2: bad id" },
@@ -706,17 +751,81 @@ static const struct load_case {
 	{ 9, 1, "helo again",		":10: unexpected 'helo'" },
 	{ 9, 1, "",			":10: bad line" },
 	{ 9, 1, "rcpt",			":10: bad line" },
+	/* Version 2 keys are not part of version 1. */
+	{ 8, 1, "warned 0",		":9: unexpected 'warned'" },
+	{ 8, 0, RCPT_P "last=0 status= remote= addr=u reply=",
+	    ":9: bad rcpt addr" },
 };
 
-/* The base envelope, line `skip` replaced/preceded/deleted per c. */
+/* Version 2: the current format. */
+static const char *const base2_lines[] = {
+	"pinpost-env 2",
+	"id " LID,
+	"arrival 1700000000",
+	"sender a@b.example",
+	"client [127.0.0.1]:51234",
+	"helo client.example",
+	"body 7bit",
+	"smtputf8 1",
+	"warned 1",
+	"rcpt state=pending local=0 attempts=3 next=1700009000 "
+	    "last=1700005000 status=4.7.5 remote=mx1.example.net "
+	    "addr=user@example.net reply=451 4.7.5 no pin matched",
+	RCPT_P "last=0 status= remote= addr=u2@example.net reply=",
+};
+#define NBASE2	(sizeof(base2_lines) / sizeof(base2_lines[0]))
+
+#define RCPT_L	RCPT_P "last=0 "
+
+static const struct load_case load2_cases[] = {
+	{ 0, 0, "pinpost-env 1",	":9: unexpected 'warned'" },
+	{ 8, 0, "warned 2",		":9: bad warned" },
+	{ 8, 0, "warned ",		":9: bad warned" },
+	{ 8, 0, "warned",		":9: bad line" },
+	{ 8, 0, NULL,			":9: expected 'warned', got 'rcpt'" },
+	{ 8, 1, "smtputf8 0",		":9: expected 'warned', got" },
+	{ 9, 0, RCPT_P "addr=u@x reply=", ":10: bad rcpt last" },
+	{ 9, 0, RCPT_P "last=x status= remote= addr=u reply=",
+	    ":10: bad rcpt last" },
+	{ 9, 0, RCPT_P "last=-1 status= remote= addr=u reply=",
+	    ":10: bad rcpt last" },
+	{ 9, 0, RCPT_P "status= last=0 remote= addr=u reply=",
+	    ":10: bad rcpt last" },
+	{ 9, 0, RCPT_L "status=4.7 remote= addr=u reply=",
+	    ":10: bad rcpt status" },
+	{ 9, 0, RCPT_L "status=3.1.1 remote= addr=u reply=",
+	    ":10: bad rcpt status" },
+	{ 9, 0, RCPT_L "status=4.1234.1 remote= addr=u reply=",
+	    ":10: bad rcpt status" },
+	{ 9, 0, RCPT_L "status=4.1.1. remote= addr=u reply=",
+	    ":10: bad rcpt status" },
+	{ 9, 0, RCPT_L "status=4..1 remote= addr=u reply=",
+	    ":10: bad rcpt status" },
+	{ 9, 0, RCPT_L "status=4.a.1 remote= addr=u reply=",
+	    ":10: bad rcpt status" },
+	{ 9, 0, RCPT_L "remote= status= addr=u reply=",
+	    ":10: bad rcpt status" },
+	{ 9, 0, RCPT_L "status= remote=m\x7fx addr=u reply=",
+	    ":10: bad rcpt remote" },
+	{ 9, 0, RCPT_L "status= remote=m\xc3\xa9 addr=u reply=",
+	    ":10: bad rcpt remote" },
+	{ 9, 0, RCPT_L "status= remote=mx", ":10: bad rcpt remote" },
+	{ 9, 0, RCPT_L "status= addr=u reply=", ":10: bad rcpt remote" },
+	{ 9, 0, RCPT_L "status= remote=mx addr= reply=",
+	    ":10: bad rcpt addr" },
+	{ 9, 0, RCPT_L "status= remote=mx reply=", ":10: bad rcpt addr" },
+	{ 11, 1, "warned 0",		":12: unexpected 'warned'" },
+};
+
+/* base (n lines), line c->line replaced/preceded/deleted per c. */
 static char *
-env_text(const struct load_case *c)
+env_text_from(const char *const *base, size_t n, const struct load_case *c)
 {
 	char	*buf;
 	size_t	i, len = 0, cap = 1 << 16;
 
 	assert_non_null(buf = malloc(cap));
-	for (i = 0; i <= NBASE; i++) {
+	for (i = 0; i <= n; i++) {
 		if (c != NULL && (size_t)c->line == i && c->text != NULL) {
 			len += (size_t)snprintf(buf + len, cap - len, "%s\n",
 			    c->text);
@@ -724,12 +833,19 @@ env_text(const struct load_case *c)
 				continue;
 		} else if (c != NULL && (size_t)c->line == i && !c->insert)
 			continue;
-		if (i < NBASE)
+		if (i < n)
 			len += (size_t)snprintf(buf + len, cap - len, "%s\n",
-			    base_lines[i]);
+			    base[i]);
 	}
 	assert_true(len < cap);
 	return buf;
+}
+
+/* The version-1 base envelope, changed per c (NULL: as it is). */
+static char *
+env_text(const struct load_case *c)
+{
+	return env_text_from(base_lines, NBASE, c);
 }
 
 static void
@@ -766,6 +882,10 @@ test_load_errors(void **state)
 	assert_int_equal(env.nrcpt, 1);
 	assert_string_equal(env.rcpt[0].addr, "user@example.net");
 	assert_int_equal(env.rcpt[0].local, 1);
+	assert_int_equal(env.warned, 0);
+	assert_true(env.rcpt[0].last_try == 0);
+	assert_string_equal(env.rcpt[0].status, "");
+	assert_string_equal(env.rcpt[0].remote, "");
 	queue_env_free(&env);
 	for (i = 0; i < sizeof(load_cases) / sizeof(load_cases[0]); i++) {
 		text = env_text(&load_cases[i]);
@@ -773,6 +893,80 @@ test_load_errors(void **state)
 		free(text);
 	}
 }
+
+static void
+test_load_errors_v2(void **state)
+{
+	struct fx *fx = *state;
+	struct queue_env env;
+	char	*text;
+	size_t	i;
+
+	write_all(fx_path(fx, "queue", LID ".msg"), "m", 1);
+	text = env_text_from(base2_lines, NBASE2, NULL);
+	write_all(fx_path(fx, "queue", LID ".env"), text, strlen(text));
+	free(text);
+	load_ok(fx, LID, &env);
+	assert_int_equal(env.smtputf8, 1);
+	assert_int_equal(env.warned, 1);
+	assert_int_equal(env.nrcpt, 2);
+	assert_int_equal(env.rcpt[0].attempts, 3);
+	assert_true(env.rcpt[0].next_try == 1700009000);
+	assert_true(env.rcpt[0].last_try == 1700005000);
+	assert_string_equal(env.rcpt[0].status, "4.7.5");
+	assert_string_equal(env.rcpt[0].remote, "mx1.example.net");
+	assert_string_equal(env.rcpt[0].addr, "user@example.net");
+	assert_string_equal(env.rcpt[0].last_reply, "451 4.7.5 no pin matched");
+	assert_string_equal(env.rcpt[1].status, "");
+	assert_string_equal(env.rcpt[1].remote, "");
+	queue_env_free(&env);
+	for (i = 0; i < sizeof(load2_cases) / sizeof(load2_cases[0]); i++) {
+		text = env_text_from(base2_lines, NBASE2, &load2_cases[i]);
+		load_fails(fx, text, strlen(text), load2_cases[i].want);
+		free(text);
+	}
+}
+
+/*
+ * A version-1 file (as an older pinpostd left it) loads; the next save
+ * writes version 2, and what it holds comes back.
+ */
+static void
+test_load_v1_save_v2(void **state)
+{
+	struct fx *fx = *state;
+	struct queue_env env, got;
+	char	*text = env_text(NULL);
+	unsigned char *file;
+	size_t	len;
+
+	write_all(fx_path(fx, "queue", LID ".msg"), "m", 1);
+	write_all(fx_path(fx, "queue", LID ".env"), text, strlen(text));
+	load_ok(fx, LID, &env);
+	assert_string_equal(env.sender, "a@b.example");
+	assert_int_equal(env.warned, 0);
+	assert_string_equal(env.rcpt[0].status, "");
+	env.warned = 1;
+	env.rcpt[0].last_try = 1700000123;
+	(void)snprintf(env.rcpt[0].status, sizeof(env.rcpt[0].status),
+	    "4.4.1");
+	(void)snprintf(env.rcpt[0].remote, sizeof(env.rcpt[0].remote),
+	    "[192.0.2.7]");
+	assert_int_equal(queue_env_save(fx->q, &env, fx->err,
+	    sizeof(fx->err)), 0);
+	file = read_all(fx_path(fx, "queue", LID ".env"), &len);
+	assert_true(len > 14);
+	assert_memory_equal(file, "pinpost-env 2\n", 14);
+	load_ok(fx, LID, &got);
+	env_equal(&got, &env);
+	queue_env_free(&got);
+	queue_env_free(&env);
+	free(file);
+	free(text);
+}
+
+#define V2_NO_WARNED	"pinpost-env 2\nid " LID "\narrival 1\nsender \n" \
+	"client \nhelo \nbody 7bit\nsmtputf8 0\n"
 
 /* Errors that need bytes the table cannot hold. */
 static void
@@ -784,6 +978,8 @@ test_load_errors_raw(void **state)
 
 	load_fails(fx, "", 0, ": empty file");
 	load_fails(fx, text, len - 1, ":9: no newline at end of file");
+	load_fails(fx, V2_NO_WARNED, strlen(V2_NO_WARNED),
+	    ":9: missing 'warned'");
 	load_fails(fx, text, (size_t)(strstr(text, "client") - text),
 	    ":5: missing 'client'");
 	p = strstr(text, "a@b.example");
@@ -817,6 +1013,7 @@ test_load_limits(void **state)
 	load_fails(fx, big, strlen(big), ":10: rcpt addr too long");
 	(void)snprintf(big, cap, "%s" RCPT_P "addr=u reply=%0513d\n", text, 0);
 	load_fails(fx, big, strlen(big), ":10: rcpt reply too long");
+
 	memcpy(big, text, len + 1);
 	for (i = 1; i < QUEUE_RCPT_MAX; i++)
 		len += (size_t)snprintf(big + len, cap - len, RCPT_P
@@ -829,6 +1026,30 @@ test_load_limits(void **state)
 	len += (size_t)snprintf(big + len, cap - len, RCPT_P "addr=u reply=\n");
 	load_fails(fx, big, len, ":1009: too many recipients");
 	free(big);
+	free(text);
+}
+
+/* Version 2 fields too long for the table. */
+static void
+test_load_limits_v2(void **state)
+{
+	struct fx *fx = *state;
+	struct queue_env env;
+	char	*text = env_text_from(base2_lines, NBASE2, NULL), big[4096];
+
+	(void)snprintf(big, sizeof(big), "%s" RCPT_L "status= remote=%0256d "
+	    "addr=u reply=\n", text, 0);
+	load_fails(fx, big, strlen(big), ":12: rcpt remote too long");
+	(void)snprintf(big, sizeof(big), "%s" RCPT_L "status=5.999.999 "
+	    "remote=%0255d addr=u reply=\n", text, 0);
+	write_all(fx_path(fx, "queue", LID ".env"), big, strlen(big));
+	load_ok(fx, LID, &env);
+	assert_int_equal(strlen(env.rcpt[2].remote), QUEUE_HOST_MAX);
+	assert_string_equal(env.rcpt[2].status, "5.999.999");
+	queue_env_free(&env);
+	(void)snprintf(big, sizeof(big), "%s" RCPT_L "status=4.100.1000 "
+	    "remote= addr=u reply=\n", text);
+	load_fails(fx, big, strlen(big), ":12: bad rcpt status");
 	free(text);
 }
 
@@ -1208,8 +1429,11 @@ main(void)
 		T(test_save_refuses),
 		T(test_add_rcpt),
 		T(test_load_errors),
+		T(test_load_errors_v2),
+		T(test_load_v1_save_v2),
 		T(test_load_errors_raw),
 		T(test_load_limits),
+		T(test_load_limits_v2),
 		T(test_load_missing),
 		T(test_list_remove),
 		T(test_recover),

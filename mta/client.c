@@ -1,0 +1,1259 @@
+/*
+ * client.c - one delivery attempt over SMTP; see client.h.
+ *
+ * STATES (enter_state() logs every change at debug)
+ *	RESOLVE		waiting for DNS
+ *	STORE		waiting for the host's store record
+ *	CONNECT		TCP connect to one address
+ *	GREETING	waiting for 220
+ *	EARLY		STARTTLS sent right after the greeting
+ *	EHLO, HELO	waiting for the reply (plaintext or inside TLS)
+ *	STARTTLS	waiting for 220 to STARTTLS
+ *	HANDSHAKE	TLS handshake
+ *	TXN		MAIL / RCPT (/ DATA) replies, pipelined or not
+ *	BODY		sending the message (DATA or BDAT), then its reply
+ *	QUIT		QUIT sent; waiting for 221 or the close
+ *
+ *	One response handler per state picks the next state, as in
+ *	OpenSMTPD's mta_session.c.  The per-host policy comes from
+ *	libstsec: stsec_policy_plan() before connecting,
+ *	stsec_policy_no_tls() when TLS cannot be had,
+ *	stsec_policy_check_chain() after the handshake, and noting
+ *	(pinstore_note) from the EHLO reply inside TLS only.
+ *
+ * LOGS
+ *	One line per policy decision: "id=ID host=H policy=P pins-known=N
+ *	chain=PIN,... verdict=V status=S reason=...".
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "client.h"
+#include "conf.h"
+#include "dns.h"
+#include "log.h"
+#include "pinstore.h"
+#include "server.h"
+#include "smtp_data.h"
+#include "smtp_reply.h"
+#include "stsec.h"
+
+enum client_state {
+	C_RESOLVE = 0,
+	C_STORE,
+	C_CONNECT,
+	C_GREETING,
+	C_EARLY,
+	C_EHLO,
+	C_HELO,
+	C_STARTTLS,
+	C_HANDSHAKE,
+	C_TXN,
+	C_BODY,
+	C_QUIT
+};
+
+#define F_PIPELINING	0x01
+#define F_SIZE		0x02
+#define F_8BITMIME	0x04
+#define F_SMTPUTF8	0x08
+#define F_CHUNKING	0x10
+#define F_STARTTLS	0x20
+
+#define BODY_CHUNK	65536
+
+struct client {
+	struct server		*srv;
+	struct delivery		*d;
+	client_done_fn		*done;
+	void			*done_arg;
+	enum client_state	 state;
+	struct dns_query	*dq;
+	struct dns_result	 hosts;
+	size_t			 host_i, addr_i;
+	char			 key[STSEC_NAME_MAX + 8];	/* store key */
+	char			 sni[STSEC_NAME_MAX + 1];
+	const char		*dom;	/* domain for inheritance, or NULL */
+	struct stsec_policy_cfg	 cfg;
+	struct stsec_plan	 plan;
+	struct stsec_host_rec	 hrec;
+	struct bufferevent	*bev;
+	int			 tls;
+	int			 plain_retry;	/* may: handshake failed */
+	unsigned		 feat;
+	uint64_t		 size_limit;
+	struct smtp_reply	 reply;
+	struct stsec_pinset	 chain;
+	int			 chain_ok;	/* passed the pins: may note */
+	/* transaction */
+	int			 txn_started;
+	int			 pipelined;
+	int			 mail_ok;
+	size_t			 rcpt_sent, rcpt_read, accepted;
+	int			 data_sent;	/* DATA in the pipeline */
+	int			 bdat;
+	int			 fd;
+	int			 at_line_start, last_lf;
+	int			 body_done;
+	/* a failure to give every recipient without a result */
+	int			 fail_code;
+	char			 fail_status[16];
+	char			 fail_reply[QUEUE_REPLY_MAX + 1];
+	int			 jobs;		/* store jobs out */
+	int			 finished;
+	int			 aborted;
+	LIST_ENTRY(client)	 entry;
+};
+
+static void	client_read_cb(struct bufferevent *, void *);
+static void	client_write_cb(struct bufferevent *, void *);
+static void	client_event_cb(struct bufferevent *, short, void *);
+static void	try_host(struct client *);
+static void	try_addr(struct client *);
+static void	client_finish(struct client *);
+
+static const char *
+cstate_str(enum client_state s)
+{
+	static const char *const names[] = { "resolve", "store", "connect",
+	    "greeting", "early-starttls", "ehlo", "helo", "starttls",
+	    "handshake", "txn", "body", "quit" };
+
+	return (size_t)s < sizeof(names) / sizeof(*names) ? names[s] : "?";
+}
+
+static void
+enter_state(struct client *c, enum client_state s)
+{
+	log_debug("id=%s host=%s state %s -> %s", c->d->id, c->key,
+	    cstate_str(c->state), cstate_str(s));
+	c->state = s;
+}
+
+/* ------------------------------------------------------------------ */
+/* results                                                              */
+
+/* Remember why this host failed; the last one is what recipients get. */
+static void
+set_fail(struct client *c, int code, const char *status, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+set_fail(struct client *c, int code, const char *status, const char *fmt,
+    ...)
+{
+	va_list	ap;
+
+	c->fail_code = code;
+	(void)snprintf(c->fail_status, sizeof(c->fail_status), "%s", status);
+	va_start(ap, fmt);
+	(void)vsnprintf(c->fail_reply, sizeof(c->fail_reply), fmt, ap);
+	va_end(ap);
+}
+
+static void
+rcpt_result(struct delivery_rcpt *r, int code, const char *status,
+    const char *reply)
+{
+	r->code = code;
+	(void)snprintf(r->status, sizeof(r->status), "%s", status);
+	(void)snprintf(r->reply, sizeof(r->reply), "%s", reply);
+}
+
+/* The enhanced status code in a reply text, or a default by class. */
+static void
+reply_status(const struct smtp_reply *r, char *out, size_t len)
+{
+	const char *t = smtp_reply_text(r, r->nlines ? r->nlines - 1 : 0);
+	unsigned a, b, e;
+	int	n = 0;
+
+	if (t != NULL && sscanf(t, "%1u.%3u.%3u%n", &a, &b, &e, &n) == 3 &&
+	    n > 0 && (t[n] == ' ' || t[n] == '\0') && a == (unsigned)r->code /
+	    100) {
+		(void)snprintf(out, len, "%u.%u.%u", a, b, e);
+		return;
+	}
+	(void)snprintf(out, len, "%d.0.0", r->code / 100);
+}
+
+/* "CODE text" of the reply's last line, for the envelope and DSNs. */
+static void
+reply_line(const struct smtp_reply *r, char *out, size_t len)
+{
+	(void)snprintf(out, len, "%d %s", r->code,
+	    smtp_reply_text(r, r->nlines ? r->nlines - 1 : 0));
+}
+
+/* ------------------------------------------------------------------ */
+/* output                                                               */
+
+static void
+send_line(struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+send_line(struct client *c, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	va_list	ap;
+
+	va_start(ap, fmt);
+	if (evbuffer_add_vprintf(out, fmt, ap) == -1 ||
+	    evbuffer_add(out, "\r\n", 2) == -1)
+		log_warn("id=%s cannot queue a command", c->d->id);
+	va_end(ap);
+}
+
+static void
+conn_close(struct client *c)
+{
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	c->bev = NULL;
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static void
+send_quit(struct client *c)
+{
+	send_line(c, "QUIT");
+	enter_state(c, C_QUIT);
+}
+
+/* This host is done with (failure set); on to the next. */
+static void
+next_host(struct client *c)
+{
+	conn_close(c);
+	c->host_i++;
+	c->addr_i = 0;
+	c->plain_retry = 0;
+	try_host(c);
+}
+
+static void
+next_addr(struct client *c)
+{
+	conn_close(c);
+	c->addr_i++;
+	try_addr(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* policy                                                               */
+
+static void
+log_decision(struct client *c, const char *stage,
+    const struct stsec_decision *dec)
+{
+	char	pins[STSEC_MAX_PINS * (STSEC_PIN_B64_LEN + 1) + 1] = "";
+	char	b64[STSEC_PIN_B64_LEN + 1];
+	size_t	i, o = 0;
+
+	for (i = 0; i < c->chain.n && o + sizeof(b64) + 1 < sizeof(pins);
+	    i++) {
+		stsec_pin_to_b64(&c->chain.pin[i], b64);
+		o += (size_t)snprintf(pins + o, sizeof(pins) - o, "%s%s",
+		    i ? "," : "", b64);
+	}
+	log_info("id=%s host=%s stage=%s policy=%s level=%s pins-known=%zu "
+	    "chain=%s verdict=%s%s status=%s reason=\"%s\"", c->d->id, c->key,
+	    stage, stsec_why_str(c->plan.why),
+	    stsec_tls_level_str(c->plan.level),
+	    stsec_host_pkp_live(&c->hrec, time(NULL)) ? c->hrec.pins.n : 0,
+	    pins[0] ? pins : "-", stsec_verdict_str(dec->verdict),
+	    dec->report_only ? " report-only" : "",
+	    dec->status != NULL ? dec->status : "-", dec->reason);
+}
+
+/* TLS could not be had: defer (and try the next host) or go plaintext. */
+static int
+no_tls(struct client *c, enum stsec_tls_event ev)
+{
+	struct stsec_decision dec;
+
+	stsec_policy_no_tls(&c->plan, ev, &dec);
+	log_decision(c, "no-tls", &dec);
+	if (dec.verdict == STSEC_PROCEED)
+		return 0;
+	set_fail(c, 451, dec.status, "451 %s %s: %s", dec.status, c->key,
+	    dec.reason);
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* the transaction                                                      */
+
+static uint64_t msg_size(const struct client *);
+
+static const char *
+mail_params(struct client *c, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (c->feat & F_SIZE)
+		(void)snprintf(buf, len, " SIZE=%" PRIu64, msg_size(c));
+	if ((c->feat & F_8BITMIME) && c->d->body_8bit)
+		(void)strncat(buf, " BODY=8BITMIME", len - strlen(buf) - 1);
+	if ((c->feat & F_SMTPUTF8) && c->d->smtputf8)
+		(void)strncat(buf, " SMTPUTF8", len - strlen(buf) - 1);
+	return buf;
+}
+
+static uint64_t
+msg_size(const struct client *c)
+{
+	int	fd;
+	off_t	end;
+
+	if ((fd = open(c->d->msg_path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	end = lseek(fd, 0, SEEK_END);
+	close(fd);
+	return end > 0 ? (uint64_t)end : 0;
+}
+
+/* Checks that need no round trip: SIZE and SMTPUTF8. */
+static int
+txn_precheck(struct client *c)
+{
+	if ((c->feat & F_SIZE) && c->size_limit > 0 &&
+	    msg_size(c) > c->size_limit) {
+		set_fail(c, 552, "5.3.4", "552 5.3.4 message is larger than "
+		    "%s accepts (%" PRIu64 ")", c->key, c->size_limit);
+		return -1;
+	}
+	if (c->d->smtputf8 && !(c->feat & F_SMTPUTF8)) {
+		set_fail(c, 553, "5.6.7", "553 5.6.7 %s does not support "
+		    "SMTPUTF8, which the message needs", c->key);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+txn_begin(struct client *c)
+{
+	char	params[64];
+	size_t	i;
+
+	if (txn_precheck(c) == -1) {
+		send_quit(c);
+		return;
+	}
+	c->txn_started = 1;
+	c->pipelined = (c->feat & F_PIPELINING) != 0;
+	c->bdat = (c->feat & F_CHUNKING) != 0;
+	send_line(c, "MAIL FROM:<%s>%s", c->d->sender,
+	    mail_params(c, params, sizeof(params)));
+	if (c->pipelined) {
+		for (i = 0; i < c->d->nrcpt; i++)
+			send_line(c, "RCPT TO:<%s>", c->d->rcpt[i].addr);
+		c->rcpt_sent = c->d->nrcpt;
+		if (!c->bdat) {
+			send_line(c, "DATA");
+			c->data_sent = 1;
+		}
+	}
+	enter_state(c, C_TXN);
+}
+
+static void
+body_begin(struct client *c)
+{
+	if ((c->fd = open(c->d->msg_path, O_RDONLY | O_CLOEXEC)) == -1) {
+		set_fail(c, 451, "4.3.0", "451 4.3.0 cannot read the queued "
+		    "message: %s", strerror(errno));
+		send_quit(c);
+		return;
+	}
+	c->at_line_start = 1;
+	c->last_lf = 1;
+	c->body_done = 0;
+	if (c->bdat)
+		send_line(c, "BDAT %" PRIu64 " LAST", msg_size(c));
+	enter_state(c, C_BODY);
+	client_write_cb(c->bev, c);
+}
+
+/* Feeds the message while the output has room; then the terminator. */
+static void
+body_feed(struct client *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	char	in[BODY_CHUNK], st[2 * BODY_CHUNK];
+	ssize_t	n;
+	size_t	m;
+
+	if (c->body_done || evbuffer_get_length(out) >= BODY_CHUNK)
+		return;
+	n = read(c->fd, in, sizeof(in));
+	if (n < 0) {
+		set_fail(c, 451, "4.3.0", "451 4.3.0 cannot read the queued "
+		    "message: %s", strerror(errno));
+		conn_close(c);
+		client_finish(c);
+		return;
+	}
+	if (n > 0) {
+		c->last_lf = in[n - 1] == '\n';
+		if (c->bdat)
+			(void)evbuffer_add(out, in, (size_t)n);
+		else {
+			m = smtp_data_stuff(&c->at_line_start, in, (size_t)n,
+			    st);
+			(void)evbuffer_add(out, st, m);
+		}
+		return;
+	}
+	c->body_done = 1;
+	if (!c->bdat)
+		(void)evbuffer_add_printf(out, "%s.\r\n", c->last_lf ? "" :
+		    "\r\n");
+}
+
+/* Every accepted recipient gets the final reply. */
+static void
+txn_final(struct client *c, const struct smtp_reply *r)
+{
+	char	status[16], line[QUEUE_REPLY_MAX + 1];
+	size_t	i;
+
+	reply_status(r, status, sizeof(status));
+	reply_line(r, line, sizeof(line));
+	for (i = 0; i < c->d->nrcpt; i++)
+		if (c->d->rcpt[i].code == 250)	/* accepted by RCPT */
+			rcpt_result(&c->d->rcpt[i], r->code / 100 == 2 ? 250 :
+			    r->code, r->code / 100 == 2 ? "2.0.0" : status,
+			    line);
+	if (r->code / 100 != 2)
+		return;
+	log_info("id=%s host=%s status=sent accepted=%zu reply=\"%s\"",
+	    c->d->id, c->key, c->accepted, line);
+	c->accepted = 0;
+}
+
+/* A recipient refused by RCPT: its own result now. */
+static void
+txn_rcpt(struct client *c, const struct smtp_reply *r)
+{
+	struct delivery_rcpt *rc = &c->d->rcpt[c->rcpt_read++];
+	char	status[16], line[QUEUE_REPLY_MAX + 1];
+
+	reply_status(r, status, sizeof(status));
+	reply_line(r, line, sizeof(line));
+	if (r->code / 100 == 2) {
+		rc->code = 250;		/* provisional: the DATA reply decides */
+		c->accepted++;
+		return;
+	}
+	rcpt_result(rc, r->code, status, line);
+}
+
+/* MAIL refused: every recipient gets that reply. */
+static void
+txn_mail_refused(struct client *c, const struct smtp_reply *r)
+{
+	char	status[16], line[QUEUE_REPLY_MAX + 1];
+
+	reply_status(r, status, sizeof(status));
+	reply_line(r, line, sizeof(line));
+	set_fail(c, r->code, status, "%s", line);
+}
+
+static void
+on_mail_reply(struct client *c, const struct smtp_reply *r)
+{
+	if (r->code / 100 == 2) {
+		c->mail_ok = 1;
+		if (!c->pipelined) {
+			send_line(c, "RCPT TO:<%s>", c->d->rcpt[0].addr);
+			c->rcpt_sent = 1;
+		}
+		return;
+	}
+	c->mail_ok = -1;
+	txn_mail_refused(c, r);
+	if (!c->pipelined)
+		send_quit(c);	/* pipelined: the other replies come first */
+}
+
+/* Every RCPT answered: on to DATA or BDAT, or give up. */
+static void
+after_rcpts(struct client *c)
+{
+	if (c->data_sent)
+		return;		/* pipelined DATA: its reply comes next */
+	if (c->mail_ok != 1 || c->accepted == 0) {
+		send_quit(c);
+		return;
+	}
+	if (c->bdat) {
+		body_begin(c);
+		return;
+	}
+	send_line(c, "DATA");
+	c->data_sent = 1;
+}
+
+static void
+on_rcpt_reply(struct client *c, const struct smtp_reply *r)
+{
+	if (c->mail_ok == 1)
+		txn_rcpt(c, r);
+	else
+		c->rcpt_read++;
+	if (!c->pipelined && c->mail_ok == 1 && c->rcpt_sent < c->d->nrcpt) {
+		send_line(c, "RCPT TO:<%s>", c->d->rcpt[c->rcpt_sent++].addr);
+		return;
+	}
+	if (c->rcpt_read == c->rcpt_sent)
+		after_rcpts(c);
+}
+
+static void
+on_data_reply(struct client *c, const struct smtp_reply *r)
+{
+	if (r->code == 354 && c->mail_ok == 1 && c->accepted > 0) {
+		body_begin(c);
+		return;
+	}
+	if (r->code == 354) {		/* nobody to send to: end it empty */
+		(void)evbuffer_add(bufferevent_get_output(c->bev), ".\r\n", 3);
+		c->data_sent = 2;
+		return;
+	}
+	if (c->data_sent != 2 && c->mail_ok == 1 && c->accepted > 0)
+		txn_final(c, r);	/* DATA refused */
+	send_quit(c);
+}
+
+/* The replies of the transaction, one at a time, in order. */
+static void
+on_txn(struct client *c, const struct smtp_reply *r)
+{
+	if (c->mail_ok == 0)
+		on_mail_reply(c, r);
+	else if (c->rcpt_read < c->rcpt_sent)
+		on_rcpt_reply(c, r);
+	else
+		on_data_reply(c, r);
+}
+
+/* ------------------------------------------------------------------ */
+/* TLS                                                                  */
+
+static void
+start_tls(struct client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct bufferevent *tbev;
+	SSL	*ssl;
+	size_t	left = evbuffer_get_length(in);
+
+	/* Response injection: nothing before the handshake is believed. */
+	if (left > 0) {
+		log_info("id=%s host=%s discarded=%zu reason=\"bytes after 220 "
+		    "to STARTTLS\"", c->d->id, c->key, left);
+		(void)evbuffer_drain(in, left);
+	}
+	if ((ssl = SSL_new(c->srv->client_ctx)) == NULL)
+		goto fail;
+	if (c->sni[0] != '\0') {
+		(void)SSL_set_tlsext_host_name(ssl, c->sni);
+		(void)SSL_set1_host(ssl, c->sni);
+	}
+	tbev = bufferevent_openssl_filter_new(c->srv->base, c->bev, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS);
+	if (tbev == NULL) {
+		SSL_free(ssl);
+		goto fail;
+	}
+	c->bev = tbev;
+	bufferevent_openssl_set_allow_dirty_shutdown(tbev, 1);
+	bufferevent_setcb(tbev, client_read_cb, client_write_cb,
+	    client_event_cb, c);
+	(void)bufferevent_enable(tbev, EV_READ | EV_WRITE);
+	enter_state(c, C_HANDSHAKE);
+	return;
+fail:
+	set_fail(c, 451, "4.7.0", "451 4.7.0 %s: cannot start TLS", c->key);
+	next_host(c);
+}
+
+static void
+tls_ready(struct client *c)
+{
+	struct stsec_error err;
+	struct stsec_decision dec;
+	SSL	*ssl = bufferevent_openssl_get_ssl(c->bev);
+	long	vr = SSL_get_verify_result(ssl);
+
+	c->tls = 1;
+	if (stsec_pinset_from_chain(SSL_get_peer_cert_chain(ssl), &c->chain,
+	    &err) == -1) {
+		stsec_pinset_clear(&c->chain);
+		log_info("id=%s host=%s chain: %s", c->d->id, c->key, err.msg);
+	}
+	log_info("id=%s host=%s tls=%s cipher=%s pkix=%s", c->d->id, c->key,
+	    SSL_get_version(ssl), SSL_get_cipher_name(ssl),
+	    vr == X509_V_OK ? "verified" : X509_verify_cert_error_string(vr));
+	stsec_policy_check_chain(&c->hrec, &c->chain, (int64_t)time(NULL),
+	    &c->cfg, &dec);
+	log_decision(c, "pins", &dec);
+	if (dec.verdict == STSEC_DEFER) {
+		set_fail(c, 451, dec.status, "451 %s %s: %s", dec.status,
+		    c->key, dec.reason);
+		next_host(c);		/* no EHLO, no mail on this session */
+		return;
+	}
+	c->chain_ok = dec.verdict == STSEC_PROCEED && !dec.report_only;
+	send_line(c, "EHLO %s", c->srv->conf->myhostname);
+	enter_state(c, C_EHLO);
+}
+
+/* ------------------------------------------------------------------ */
+/* replies by state                                                     */
+
+static void
+parse_features(struct client *c, const struct smtp_reply *r)
+{
+	static const struct { const char *kw; unsigned f; } kws[] = {
+		{ "PIPELINING", F_PIPELINING }, { "SIZE", F_SIZE },
+		{ "8BITMIME", F_8BITMIME }, { "SMTPUTF8", F_SMTPUTF8 },
+		{ "CHUNKING", F_CHUNKING }, { "STARTTLS", F_STARTTLS },
+	};
+	const char *t;
+	size_t	i, k, n;
+
+	/* Features announced before TLS are forgotten after it. */
+	c->feat = 0;
+	c->size_limit = 0;
+	for (i = 1; i < r->nlines; i++) {
+		t = smtp_reply_text(r, i);
+		for (k = 0; k < sizeof(kws) / sizeof(*kws); k++) {
+			n = strlen(kws[k].kw);
+			if (strncasecmp(t, kws[k].kw, n) == 0 &&
+			    (t[n] == '\0' || t[n] == ' '))
+				c->feat |= kws[k].f;
+		}
+		if (strncasecmp(t, "SIZE ", 5) == 0)
+			c->size_limit = strtoull(t + 5, NULL, 10);
+	}
+}
+
+/* What noting changed, logged when the store has it (c may be gone). */
+static void
+note_log_cb(const struct stsec_note_out *out, int ok, void *arg)
+{
+	char	*who = arg;
+
+	if (who == NULL)
+		return;
+	if (ok && out->changes != 0)
+		log_info("%s noted=0x%x%s reason=\"%s\"", who, out->changes,
+		    out->changes & STSEC_KEY_CHANGE ? " key-change=yes" : "",
+		    out->reason);
+	free(who);
+}
+
+static char *
+note_log_arg(const struct client *c)
+{
+	char	buf[STSEC_NAME_MAX + 64];
+
+	(void)snprintf(buf, sizeof(buf), "id=%s host=%s", c->d->id, c->key);
+	return strdup(buf);
+}
+
+static void
+note_tls_ehlo(struct client *c, const struct smtp_reply *r)
+{
+	struct stsec_ehlo e;
+	size_t	i;
+
+	stsec_ehlo_init(&e);
+	for (i = 1; i < r->nlines; i++)
+		(void)stsec_ehlo_feed(&e, smtp_reply_text(r, i),
+		    strlen(smtp_reply_text(r, i)));
+	stsec_ehlo_finish(&e);
+	log_info("id=%s host=%s pkp=%s stsec=%s%s%s", c->d->id, c->key,
+	    stsec_kw_state_str(e.pkp), stsec_kw_state_str(e.stsec),
+	    e.pkp == STSEC_KW_INVALID ? " why=" : "",
+	    e.pkp == STSEC_KW_INVALID ? e.pkp_why : "");
+	if (pinstore_note(c->srv->pins, c->key, c->dom, 1, &e, &c->chain,
+	    c->chain_ok, &c->cfg, note_log_cb, note_log_arg(c)) == -1)
+		log_warn("id=%s host=%s cannot note the EHLO", c->d->id,
+		    c->key);
+}
+
+static void
+on_ehlo(struct client *c, const struct smtp_reply *r)
+{
+	if (r->code / 100 != 2) {
+		if (!c->tls && c->plan.level < STSEC_TLS_ENCRYPT) {
+			send_line(c, "HELO %s", c->srv->conf->myhostname);
+			enter_state(c, C_HELO);
+			return;
+		}
+		if (c->tls || no_tls(c, STSEC_TLS_NOT_OFFERED) == -1) {
+			if (c->tls)
+				set_fail(c, r->code, "4.5.0", "%d EHLO refused "
+				    "inside TLS", r->code);
+			send_quit(c);
+			return;
+		}
+	}
+	parse_features(c, r);
+	if (c->tls) {
+		note_tls_ehlo(c, r);
+		txn_begin(c);
+		return;
+	}
+	if ((c->feat & F_STARTTLS) && c->plan.level >= STSEC_TLS_MAY &&
+	    !c->plain_retry) {
+		send_line(c, "STARTTLS");
+		enter_state(c, C_STARTTLS);
+		return;
+	}
+	if (c->plan.level >= STSEC_TLS_MAY &&
+	    no_tls(c, STSEC_TLS_NOT_OFFERED) == -1) {
+		send_quit(c);
+		return;
+	}
+	txn_begin(c);
+}
+
+static void
+on_greeting(struct client *c, const struct smtp_reply *r)
+{
+	char	line[QUEUE_REPLY_MAX + 1];
+
+	if (r->code != 220) {
+		reply_line(r, line, sizeof(line));
+		set_fail(c, 451, "4.4.0", "451 4.4.0 %s greeted with: %s",
+		    c->key, line);
+		send_quit(c);
+		return;
+	}
+	if (c->plan.starttls_first && !c->plain_retry) {
+		send_line(c, "STARTTLS");
+		enter_state(c, C_EARLY);
+		return;
+	}
+	send_line(c, "EHLO %s", c->srv->conf->myhostname);
+	enter_state(c, C_EHLO);
+}
+
+static void
+on_early(struct client *c, const struct smtp_reply *r)
+{
+	if (r->code == 220) {
+		if (c->hrec.early != STSEC_EARLY_ACCEPTED)
+			(void)pinstore_early(c->srv->pins, c->key, 1);
+		start_tls(c);
+		return;
+	}
+	log_info("id=%s host=%s early-starttls=refused code=%d; EHLO first",
+	    c->d->id, c->key, r->code);
+	if (r->code == 503 || r->code / 100 == 5)
+		(void)pinstore_early(c->srv->pins, c->key, 0);
+	send_line(c, "EHLO %s", c->srv->conf->myhostname);
+	enter_state(c, C_EHLO);
+}
+
+static void
+on_starttls(struct client *c, const struct smtp_reply *r)
+{
+	if (r->code == 220) {
+		start_tls(c);
+		return;
+	}
+	if (no_tls(c, STSEC_TLS_REFUSED) == -1) {
+		send_quit(c);
+		return;
+	}
+	txn_begin(c);
+}
+
+static void
+on_reply(struct client *c, const struct smtp_reply *r)
+{
+	switch (c->state) {
+	case C_GREETING:
+		on_greeting(c, r);
+		break;
+	case C_EARLY:
+		on_early(c, r);
+		break;
+	case C_EHLO:
+		on_ehlo(c, r);
+		break;
+	case C_HELO:
+		if (r->code / 100 == 2)
+			txn_begin(c);
+		else
+			send_quit(c);
+		break;
+	case C_STARTTLS:
+		on_starttls(c, r);
+		break;
+	case C_TXN:
+		on_txn(c, r);
+		break;
+	case C_BODY:
+		txn_final(c, r);
+		send_quit(c);
+		break;
+	case C_QUIT:
+		conn_close(c);
+		client_finish(c);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* input                                                                */
+
+static int
+read_reply_line(struct client *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t	len;
+	char	*line;
+	int	r;
+
+	line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+	if (line == NULL) {
+		if (evbuffer_get_length(in) > SMTP_REPLY_LINE_MAX * 4) {
+			set_fail(c, 451, "4.5.0", "451 4.5.0 %s: reply line "
+			    "too long", c->key);
+			conn_close(c);
+			client_finish(c);
+			return -1;
+		}
+		return 0;
+	}
+	r = smtp_reply_feed(&c->reply, line, len);
+	free(line);
+	if (r == -1) {
+		set_fail(c, 451, "4.5.0", "451 4.5.0 %s: malformed reply",
+		    c->key);
+		conn_close(c);
+		client_finish(c);
+		return -1;
+	}
+	return r == 1 ? 1 : 2;
+}
+
+static void
+client_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+	struct smtp_reply *r;
+	int	got;
+
+	(void)bev;
+	while (c->bev != NULL && !c->finished) {
+		got = read_reply_line(c);
+		if (got <= 0)
+			return;
+		if (got == 2)
+			continue;
+		if ((r = malloc(sizeof(*r))) == NULL)
+			return;
+		*r = c->reply;
+		smtp_reply_init(&c->reply);
+		on_reply(c, r);
+		free(r);
+		/* After 220 to STARTTLS the input was dropped, not read. */
+		if (c->state == C_HANDSHAKE)
+			return;
+	}
+}
+
+static void
+client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+
+	(void)bev;
+	if (c->state == C_BODY && c->fd != -1)
+		body_feed(c);
+}
+
+static void
+on_connected(struct client *c)
+{
+	struct timeval tv = { (time_t)c->srv->conf->smtp_timeout, 0 };
+	int	one = 1;
+
+	(void)setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY,
+	    &one, sizeof(one));
+	(void)bufferevent_set_timeouts(c->bev, &tv, &tv);
+	log_debug("id=%s host=%s connected", c->d->id, c->key);
+	enter_state(c, C_GREETING);
+}
+
+static void
+on_conn_error(struct client *c, short what)
+{
+	unsigned long e;
+	char	buf[256] = "";
+
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	if (c->state == C_CONNECT) {
+		set_fail(c, 451, "4.4.1", "451 4.4.1 %s: %s", c->key,
+		    what & BEV_EVENT_TIMEOUT ? "connect timed out" :
+		    "connection refused");
+		next_addr(c);
+		return;
+	}
+	if (c->state == C_HANDSHAKE) {
+		log_info("id=%s host=%s handshake failed: %s", c->d->id,
+		    c->key, buf[0] ? buf : "connection closed");
+		if (no_tls(c, STSEC_TLS_HANDSHAKE_FAILED) == -1) {
+			next_host(c);
+			return;
+		}
+		c->plain_retry = 1;	/* may: the same address, plaintext */
+		conn_close(c);
+		try_addr(c);
+		return;
+	}
+	if (c->state == C_QUIT) {
+		conn_close(c);
+		client_finish(c);
+		return;
+	}
+	set_fail(c, 451, "4.4.2", "451 4.4.2 %s: %s in state %s", c->key,
+	    what & BEV_EVENT_TIMEOUT ? "timeout" : "connection lost",
+	    cstate_str(c->state));
+	if (c->txn_started) {
+		conn_close(c);
+		client_finish(c);
+	} else
+		next_host(c);
+}
+
+static void
+client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->state == C_HANDSHAKE)
+			tls_ready(c);
+		else
+			on_connected(c);
+		return;
+	}
+	on_conn_error(c, what);
+}
+
+/* ------------------------------------------------------------------ */
+/* hosts and addresses                                                  */
+
+static void
+try_addr(struct client *c)
+{
+	struct dns_host *h = &c->hosts.host[c->host_i];
+	struct timeval tv = { (time_t)c->srv->conf->connect_timeout, 0 };
+
+	if (c->addr_i >= h->naddr) {
+		next_host(c);
+		return;
+	}
+	c->tls = 0;
+	c->feat = 0;
+	c->mail_ok = 0;
+	smtp_reply_init(&c->reply);
+	c->bev = bufferevent_socket_new(c->srv->base, -1,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (c->bev == NULL) {
+		set_fail(c, 451, "4.3.0", "451 4.3.0 out of memory");
+		client_finish(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
+	    client_event_cb, c);
+	(void)bufferevent_set_timeouts(c->bev, &tv, &tv);
+	(void)bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	enter_state(c, C_CONNECT);
+	if (bufferevent_socket_connect(c->bev,
+	    (struct sockaddr *)&h->addr[c->addr_i].ss,
+	    (int)h->addr[c->addr_i].len) == -1) {
+		set_fail(c, 451, "4.4.1", "451 4.4.1 %s: connect failed",
+		    c->key);
+		next_addr(c);
+	}
+}
+
+static void
+store_cb(const struct pinstore_view *v, void *arg)
+{
+	struct client *c = arg;
+
+	c->jobs--;
+	if (c->srv->stopping) {
+		set_fail(c, 451, "4.3.2", "451 4.3.2 delivery stopped "
+		    "(shutdown)");
+		client_finish(c);
+		return;
+	}
+	if (!v->ok) {
+		/* A failed policy lookup fails closed. */
+		set_fail(c, 451, "4.3.0", "451 4.3.0 pin store: %s", v->err);
+		next_host(c);
+		return;
+	}
+	memset(&c->hrec, 0, sizeof(c->hrec));
+	if (v->host_found)
+		c->hrec = v->host;
+	stsec_policy_plan(v->host_found ? &v->host : NULL,
+	    v->domain_found ? &v->domain : NULL, (int64_t)time(NULL),
+	    &c->cfg, &c->plan);
+	c->chain_ok = 0;
+	log_debug("id=%s host=%s plan level=%s why=%s first=%d pinned=%d",
+	    c->d->id, c->key, stsec_tls_level_str(c->plan.level),
+	    stsec_why_str(c->plan.why), c->plan.starttls_first,
+	    c->plan.pinned);
+	try_addr(c);
+}
+
+/* The store key: the MX host name, or "[addr]" / "[addr]:port". */
+static void
+host_key(struct client *c, const struct dns_host *h)
+{
+	const struct route *r = &c->d->route;
+	int	port = r->port ? r->port : (int)c->srv->conf->relay_port;
+
+	if (h->name[0] != '[' ) {
+		(void)snprintf(c->key, sizeof(c->key), "%s", h->name);
+		(void)snprintf(c->sni, sizeof(c->sni), "%s", h->name);
+		return;
+	}
+	c->sni[0] = '\0';
+	if (port == 25)
+		(void)snprintf(c->key, sizeof(c->key), "%s", h->name);
+	else
+		(void)snprintf(c->key, sizeof(c->key), "%s:%d", h->name, port);
+}
+
+static void
+try_host(struct client *c)
+{
+	struct dns_host *h;
+
+	while (c->host_i < c->hosts.nhosts &&
+	    c->hosts.host[c->host_i].naddr == 0)
+		c->host_i++;
+	if (c->host_i >= c->hosts.nhosts) {
+		client_finish(c);
+		return;
+	}
+	h = &c->hosts.host[c->host_i];
+	host_key(c, h);
+	(void)snprintf(c->d->remote, sizeof(c->d->remote), "%s", c->key);
+	enter_state(c, C_STORE);
+	c->jobs++;
+	if (pinstore_get(c->srv->pins, c->key, c->dom, store_cb, c) == -1) {
+		c->jobs--;
+		set_fail(c, 451, "4.3.0", "451 4.3.0 pin store unavailable");
+		client_finish(c);
+	}
+}
+
+static void
+dns_fail(struct client *c, const struct dns_result *res)
+{
+	switch (res->status) {
+	case DNS_NXDOMAIN:
+	case DNS_NODATA:
+		set_fail(c, 550, "5.1.2", "550 5.1.2 %s", res->why);
+		break;
+	case DNS_NULLMX:
+		set_fail(c, 556, "5.1.10", "556 5.1.10 %s", res->why);
+		break;
+	default:
+		set_fail(c, 451, "4.4.3", "451 4.4.3 %s", res->why);
+		break;
+	}
+}
+
+static void
+dns_cb_fn(const struct dns_result *res, void *arg)
+{
+	struct client *c = arg;
+
+	c->dq = NULL;
+	if (res->status != DNS_OK) {
+		dns_fail(c, res);
+		client_finish(c);
+		return;
+	}
+	c->hosts = *res;
+	/* Inheritance applies to the MX hosts of the recipient domain. */
+	c->dom = c->d->route.mx && !c->d->route.is_static ? c->d->domain :
+	    NULL;
+	try_host(c);
+}
+
+/* A literal next hop needs no DNS. */
+static int
+literal_host(struct client *c, int port)
+{
+	struct dns_host *h = &c->hosts.host[0];
+	struct sockaddr_in *in = (struct sockaddr_in *)&h->addr[0].ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&h->addr[0].ss;
+	const char *host = c->d->route.host;
+
+	memset(&c->hosts, 0, sizeof(c->hosts));
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		h->addr[0].len = sizeof(*in);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		h->addr[0].len = sizeof(*in6);
+	} else
+		return 0;
+	/* an address is at most INET6_ADDRSTRLEN: the brackets fit */
+	(void)snprintf(h->name, sizeof(h->name), "[%.*s]",
+	    (int)(sizeof(h->name) - 3), host);
+	h->naddr = 1;
+	c->hosts.nhosts = 1;
+	return 1;
+}
+
+static void
+client_resolve(struct client *c)
+{
+	const struct route *r = &c->d->route;
+	int	port = r->port ? r->port : (int)c->srv->conf->relay_port;
+
+	enter_state(c, C_RESOLVE);
+	if (!r->mx && literal_host(c, port)) {
+		try_host(c);
+		return;
+	}
+	c->dq = r->mx ? dns_mx(c->srv->dns, r->host, port, dns_cb_fn, c) :
+	    dns_host(c->srv->dns, r->host, port, dns_cb_fn, c);
+	if (c->dq == NULL) {
+		set_fail(c, 451, "4.4.3", "451 4.4.3 %s: DNS query failed",
+		    r->host);
+		client_finish(c);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* start and finish                                                     */
+
+/* From a fresh stack: done() may free the delivery, and we free c. */
+static void
+finish_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)fd;
+	(void)what;
+	LIST_REMOVE(c, entry);
+	c->done(c->d, c->done_arg);
+	free(c);
+}
+
+static void
+client_finish(struct client *c)
+{
+	size_t	i;
+
+	if (c->finished)
+		return;
+	c->finished = 1;
+	if (c->fail_code == 0)
+		set_fail(c, 451, "4.4.1", "451 4.4.1 no host of %s could be "
+		    "reached", c->d->route.host);
+	for (i = 0; i < c->d->nrcpt; i++) {
+		struct delivery_rcpt *r = &c->d->rcpt[i];
+
+		if (r->code == 0 || (r->code == 250 && r->status[0] == '\0'))
+			rcpt_result(r, c->fail_code, c->fail_status,
+			    c->fail_reply);
+	}
+	conn_close(c);
+	if (c->dq != NULL)
+		dns_cancel(c->dq);
+	c->dq = NULL;
+	if (c->aborted || event_base_once(c->srv->base, -1, EV_TIMEOUT,
+	    finish_cb, c, NULL) == -1)
+		finish_cb(-1, 0, c);
+}
+
+void
+client_abort_all(struct server *srv)
+{
+	struct client *c, *next;
+
+	for (c = LIST_FIRST(&srv->clients); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
+		if (c->finished || c->jobs > 0)
+			continue;	/* on its way out already */
+		set_fail(c, 451, "4.3.2", "451 4.3.2 %s: delivery stopped "
+		    "(shutdown)", c->key);
+		c->aborted = 1;
+		client_finish(c);
+	}
+}
+
+int
+client_start(struct server *srv, struct delivery *d, client_done_fn *done,
+    void *arg)
+{
+	struct client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	c->srv = srv;
+	c->d = d;
+	c->done = done;
+	c->done_arg = arg;
+	c->fd = -1;
+	stsec_policy_cfg_default(&c->cfg);
+	c->cfg.pkp_cap = srv->conf->pkp_cap;
+	c->cfg.stsec_cap = srv->conf->stsec_cap;
+	(void)stsec_mode_parse(srv->conf->pkp_mode, &c->cfg.pkp_mode);
+	(void)stsec_tls_level_parse(srv->conf->tls_level, &c->cfg.tls_level);
+	if (d->route.has_level)
+		c->cfg.tls_level = d->route.level;
+	LIST_INSERT_HEAD(&srv->clients, c, entry);
+	client_resolve(c);
+	return 0;
+}
