@@ -157,6 +157,7 @@ static const struct conf_param conf_params[] = {
 	P_LIST(listen_tls, "", conf_check_hostport),
 	P_STR(tls_cert_file, "/etc/pinpost/cert.pem", NULL),
 	P_STR(tls_key_file, "/etc/pinpost/key.pem", NULL),
+	P_BOOL(starttls_enable, "yes"),
 	P_BOOL(pkp_enable, "yes"),
 	P_LIST(pkp_backup_pins, "", NULL),
 	P_DUR(pkp_max_age, "259200s", 0, 5184000),

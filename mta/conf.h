@@ -49,6 +49,7 @@ struct conf {
 	/* TLS, server side */
 	char		*tls_cert_file;	/* PEM chain, leaf first */
 	char		*tls_key_file;
+	int		 starttls_enable;	/* yes: offer STARTTLS */
 	/* PKP / STSEC, server side */
 	int		 pkp_enable;	/* yes */
 	struct conf_list pkp_backup_pins;	/* base64 pins or PEM files */

@@ -9,23 +9,36 @@
  * DESIGN
  *	One ub_ctx per struct dns, asynchronous without threads
  *	(ub_ctx_async(ctx, 0): libunbound forks one resolver process on the
- *	first query).  Its answer pipe, ub_fd(), is a persistent read event
- *	that calls ub_process(), which runs the lookup callbacks.
+ *	first query, which keeps a copy of the caller's memory and file
+ *	descriptors of that moment).  Its answer pipe, ub_fd(), is a
+ *	persistent read event that calls ub_process(), which runs the
+ *	lookup callbacks.  SIGPIPE must be ignored: libunbound writes to
+ *	that process over a pipe.  Should the process die, every query
+ *	then and later fails temporarily (make a new struct dns).
+ *
+ *	libunbound is a stub here: everything goes to the forwarders, and
+ *	"test." too (RFC 6761 6.2), not to its built-in NXDOMAIN zone.
  *
  *	A query is a lookup of the MX, then the A and AAAA lookups of every
  *	kept host in parallel, then the result.  MX hosts are sorted by
  *	preference and, within one preference, by a random key (a uniform
- *	shuffle), duplicates dropped, at most DNS_HOSTS_MAX kept.  A host's
+ *	shuffle), duplicates dropped, at most DNS_HOSTS_MAX kept; a lone
+ *	"MX 0 ." is a null MX, any other "." target is no host.  A host's
  *	addresses alternate IPv4 and IPv6, IPv4 first, at most
- *	DNS_ADDRS_MAX.  A host that exists but has no address is dropped;
- *	one whose lookups failed temporarily stays with naddr 0.
+ *	DNS_ADDRS_MAX.  A host that does not exist or has no address is
+ *	dropped; one whose lookups failed temporarily stays with naddr 0.
+ *	dns_host() of a name that does not exist is DNS_NXDOMAIN.  Names
+ *	are kept in lower case without the final dot; a name that cannot
+ *	be one (empty labels, odd characters, too long) is DNS_NXDOMAIN,
+ *	"NAME: invalid domain name".  secure is set when every answer used
+ *	was DNSSEC-validated.
  *
  *	The result is never handed over from inside ub_process() or from
  *	dns_mx()/dns_host(): the query's event is made active and the
  *	callback runs from the loop, after which the query is freed, so the
- *	callback may start queries, cancel, or call dns_free().  The same
- *	event is the query's deadline (DNS_TIMEOUT_SEC): lookups still out
- *	then count as temporary failures.
+ *	callback may start queries or call dns_free() (dns_cancel() of its
+ *	own query is a no-op).  The same event is the query's deadline
+ *	(DNS_TIMEOUT_SEC): lookups still out then fail temporarily.
  *
  *	dns_mx() and dns_host() return NULL only when the query cannot be
  *	made at all (memory, a port outside 0-65535); otherwise the callback
@@ -300,11 +313,11 @@ lookup_start(struct dns_query *q, struct lookup *lk, int type, size_t host)
 
 	if (type == RR_MX)
 		name = q->name;
-	if (q->d->failed != 0)
-		return q->d->failed;
 	lk->q = q;
 	lk->type = type;
 	lk->host = host;
+	if (q->d->failed != 0)
+		return q->d->failed;
 	lk->pending = 1;
 	q->npending++;
 	rc = ub_resolve_async(q->d->ctx, name, type, RR_CLASS_IN, lk,
@@ -317,10 +330,20 @@ lookup_start(struct dns_query *q, struct lookup *lk, int type, size_t host)
 }
 
 /*
- * Cancelled lookups end as temporary failures ("timeout", a broken
- * resolver).  After ub_cancel() no callback comes, whatever it returns:
- * the query has left libunbound's table either way.
+ * After ub_cancel() no callback comes, whatever it returns: the query
+ * has left libunbound's table either way.  With the resolver process
+ * gone no answer can come, and its pipe is not written to.
  */
+static void
+lookup_cancel(struct dns_query *q, struct lookup *lk)
+{
+	if (q->d->failed == 0)
+		(void)ub_cancel(q->d->ctx, lk->id);
+	lk->pending = 0;
+	q->npending--;
+}
+
+/* Lookups still out end as temporary failures: timeout, no resolver. */
 static void
 lookups_fail(struct dns_query *q, const char *why)
 {
@@ -329,9 +352,7 @@ lookups_fail(struct dns_query *q, const char *why)
 	for (i = 0; i < LK_MAX && !q->done; i++) {
 		if (!q->lk[i].pending)
 			continue;
-		(void)ub_cancel(q->d->ctx, q->lk[i].id);
-		q->lk[i].pending = 0;
-		q->npending--;
+		lookup_cancel(q, &q->lk[i]);
 		q->res.secure = 0;
 		lookup_done(&q->lk[i], OUT_TEMP, why, NULL);
 	}
@@ -343,11 +364,8 @@ lookups_cancel(struct dns_query *q)
 	size_t	i;
 
 	for (i = 0; i < LK_MAX; i++)
-		if (q->lk[i].pending) {
-			(void)ub_cancel(q->d->ctx, q->lk[i].id);
-			q->lk[i].pending = 0;
-		}
-	q->npending = 0;
+		if (q->lk[i].pending)
+			lookup_cancel(q, &q->lk[i]);
 }
 
 /* ------------------------------------------------------------------ */

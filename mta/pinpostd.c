@@ -149,16 +149,21 @@ add_signal(struct event_base *base, int sig, struct server *srv)
 static void
 write_pidfile(const struct conf *c)
 {
-	char	path[4096];
+	char	path[4096], tmp[4200], flush[4200];
 	FILE	*fp;
 
+	(void)snprintf(flush, sizeof(flush), "%s/flush", c->spool_dir);
+	if (mkdir(flush, 0700) == -1 && errno != EEXIST)
+		log_warn("%s: %s", flush, strerror(errno));
 	(void)snprintf(path, sizeof(path), "%s/pinpostd.pid", c->spool_dir);
-	if ((fp = fopen(path, "w")) == NULL) {
-		log_warn("%s: %s", path, strerror(errno));
+	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	/* Written whole, then renamed: a reader never sees half a pid. */
+	if ((fp = fopen(tmp, "w")) == NULL) {
+		log_warn("%s: %s", tmp, strerror(errno));
 		return;
 	}
 	fprintf(fp, "%ld\n", (long)getpid());
-	if (fclose(fp) == EOF)
+	if (fclose(fp) == EOF || rename(tmp, path) == -1)
 		log_warn("%s: %s", path, strerror(errno));
 }
 

@@ -44,7 +44,7 @@ parse_nexthop(const char *w, struct route *r)
 		if (strchr(w, ':') != NULL || strlen(w) >= sizeof(r->host))
 			return "a bare next hop is a host name (MX lookup); "
 			    "use [HOST]:PORT for a port";
-		(void)snprintf(r->host, sizeof(r->host), "%s", w);
+		memcpy(r->host, w, strlen(w) + 1);	/* length checked */
 		r->mx = 1;
 		return NULL;
 	}

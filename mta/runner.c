@@ -478,9 +478,10 @@ runner_flush(struct runner *r)
 		if (strcmp(de->d_name, "ALL") == 0)
 			r->force_all = 1;
 		else if (strlen(de->d_name) == QUEUE_ID_LEN &&
+		    strspn(de->d_name, "0123456789abcdef") == QUEUE_ID_LEN &&
 		    r->nforce < FORCE_MAX)
-			(void)snprintf(r->force[r->nforce++], QUEUE_ID_LEN + 1,
-			    "%s", de->d_name);
+			memcpy(r->force[r->nforce++], de->d_name,
+			    QUEUE_ID_LEN + 1);
 		(void)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (unlink(path) == -1 && errno != ENOENT)
 			log_warn("%s: cannot remove: %s", path,

@@ -113,7 +113,8 @@ static const struct smtp_status st_too_big = { 552, "5.3.4",
 static const struct smtp_status st_write_fail = { 451, "4.3.0",
     "Queue write failed; try again later" };
 
-#define ADVERTISE_TLS(s)	(!(s)->tls && (s)->srv->tls != NULL)
+#define ADVERTISE_TLS(s)	(!(s)->tls && (s)->srv->tls != NULL && \
+				    (s)->srv->conf->starttls_enable)
 #define ADVERTISE_PKP(s)	((s)->tls && (s)->srv->tls != NULL && \
 				    tls_server_pkp((s)->srv->tls) != NULL)
 #define ADVERTISE_STSEC(s)	((s)->tls && (s)->srv->tls != NULL && \
@@ -511,8 +512,8 @@ check_starttls(struct session *s, const struct smtp_cmd *c)
 		reply_error(s, 503, "5.5.1", "Already in TLS");
 		return -1;
 	}
-	if (s->srv->tls == NULL) {
-		reply_error(s, 454, "4.7.0", "TLS not available");
+	if (s->srv->tls == NULL || !s->srv->conf->starttls_enable) {
+		reply_error(s, 502, "5.5.1", "STARTTLS not offered");
 		return -1;
 	}
 	if (s->in_mail) {

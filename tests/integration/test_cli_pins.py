@@ -5,7 +5,9 @@ import time
 
 import pytest
 
-from conftest import openssl_pin, run
+import subprocess
+
+from conftest import BUILD, openssl_pin, run
 
 PIN_A = "d6qzRu9zOECb90Uez27xWltNsj0e1Md7GkYYkVoZWmM="
 PIN_B = "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="
@@ -224,8 +226,7 @@ def test_damaged_store_is_reported(pinpost, store, tmp_path):
 
 def test_store_from_environment(pinpost, store):
     env = dict(os.environ, PINPOST_STORE=store)
-    exe = os.path.join(os.environ.get("PINPOST_BUILD", "build"), "pinpost")
-    import subprocess
+    exe = os.path.join(BUILD, "pinpost")
     subprocess.run([exe, "pins", "add", "env.example.net", "--stsec", "5"],
                    env=env, check=True)
     assert "env.example.net" in export(pinpost, store)["hosts"]

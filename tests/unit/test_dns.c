@@ -121,6 +121,10 @@ static const char *const zone[] = {
 	"dup.test. MX 20 a.mx.test.",
 	"dup.test. MX 10 a.mx.test.",
 	"upper.test. MX 10 A.MX.TEST.",
+	"odd.test. MX 10 we\\.ird.test.",	/* a dot inside a label */
+	"odd.test. MX 20 sp\\032ace.test.",
+	"odd.test. MX 30 a.mx.test.",
+	"we.ird.test. A 127.0.0.9",		/* a misread name */
 	NULL
 };
 
@@ -498,6 +502,12 @@ test_mx_dup_and_case(void **state)
 	assert_status(r, DNS_OK);
 	assert_int_equal(r->nhosts, 1);
 	assert_host(&r->host[0], "a.mx.test", 10, 1);
+
+	/* names that text cannot hold are no hosts */
+	r = ask(*state, 1, "odd.test", 25, &g);
+	assert_status(r, DNS_OK);
+	assert_int_equal(r->nhosts, 1);
+	assert_host(&r->host[0], "a.mx.test", 30, 1);
 
 	r = ask(*state, 1, "UPPER.Test.", 25, &g);
 	assert_status(r, DNS_OK);
