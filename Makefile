@@ -123,7 +123,7 @@ asan: deps
 
 valgrind: $(UNIT_BIN)
 	@PINPOST_BUILD=$(abspath $(B)) \
-	    VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+	    VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --child-silent-after-fork=yes" \
 	    sh tests/run-unit $(UNIT_BIN)
 
 RUN_DIR	?= run

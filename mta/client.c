@@ -48,6 +48,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "addr.h"
 #include "client.h"
 #include "conf.h"
 #include "dns.h"
@@ -105,6 +106,7 @@ struct client {
 	struct smtp_reply	 reply;
 	struct stsec_pinset	 chain;
 	int			 chain_ok;	/* passed the pins: may note */
+	int			 implicit_wait;	/* implicit TLS handshake */
 	/* transaction */
 	int			 txn_started;
 	int			 pipelined;
@@ -151,6 +153,82 @@ enter_state(struct client *c, enum client_state s)
 }
 
 /* ------------------------------------------------------------------ */
+/* probe mode: what the session saw                                     */
+
+static struct probe_report *
+probe_rep(const struct client *c)
+{
+	return c->d->probe && c->d->report != NULL ? c->d->report : NULL;
+}
+
+/* The text lines of a reply, "CODE text" for the first. */
+static void
+probe_lines(const struct smtp_reply *r, char lines[][PROBE_LINE_MAX],
+    size_t *n)
+{
+	size_t	i;
+
+	for (*n = 0, i = 0; i < r->nlines && *n < PROBE_LINES; i++)
+		(void)snprintf(lines[(*n)++], PROBE_LINE_MAX, "%s",
+		    smtp_reply_text(r, i));
+}
+
+static void
+probe_time(const ASN1_TIME *t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void)snprintf(buf, len, "?");
+}
+
+static void
+probe_certs(struct probe_report *p, STACK_OF(X509) *chain)
+{
+	X509	*x;
+	int	i;
+
+	p->ncert = 0;
+	for (i = 0; chain != NULL && i < sk_X509_num(chain) &&
+	    p->ncert < STSEC_MAX_PINS; i++) {
+		struct probe_cert *pc = &p->cert[p->ncert++];
+
+		x = sk_X509_value(chain, i);
+		(void)X509_NAME_oneline(X509_get_subject_name(x), pc->subject,
+		    sizeof(pc->subject));
+		(void)X509_NAME_oneline(X509_get_issuer_name(x), pc->issuer,
+		    sizeof(pc->issuer));
+		probe_time(X509_get0_notBefore(x), pc->not_before,
+		    sizeof(pc->not_before));
+		probe_time(X509_get0_notAfter(x), pc->not_after,
+		    sizeof(pc->not_after));
+		if (stsec_pin_from_x509(x, &pc->pin, NULL) == -1)
+			memset(&pc->pin, 0, sizeof(pc->pin));
+	}
+}
+
+static void
+probe_tls(struct client *c, SSL *ssl, long vr)
+{
+	struct probe_report *p = probe_rep(c);
+	const char *g;
+
+	if (p == NULL)
+		return;
+	p->tls = 1;
+	(void)snprintf(p->tls_version, sizeof(p->tls_version), "%s",
+	    SSL_get_version(ssl));
+	(void)snprintf(p->cipher, sizeof(p->cipher), "%s",
+	    SSL_get_cipher_name(ssl));
+	g = SSL_group_to_name(ssl, SSL_get_negotiated_group(ssl));
+	(void)snprintf(p->group, sizeof(p->group), "%s", g ? g : "?");
+	(void)snprintf(p->pkix, sizeof(p->pkix), "%s", vr == X509_V_OK ?
+	    "verified" : X509_verify_cert_error_string(vr));
+	probe_certs(p, SSL_get_peer_cert_chain(ssl));
+}
+
+/* ------------------------------------------------------------------ */
 /* results                                                              */
 
 /* Remember why this host failed; the last one is what recipients get. */
@@ -169,6 +247,9 @@ set_fail(struct client *c, int code, const char *status, const char *fmt,
 	va_start(ap, fmt);
 	(void)vsnprintf(c->fail_reply, sizeof(c->fail_reply), fmt, ap);
 	va_end(ap);
+	if (probe_rep(c) != NULL)
+		(void)snprintf(probe_rep(c)->error, PROBE_LINE_MAX, "%.*s",
+		    PROBE_LINE_MAX - 1, c->fail_reply);
 }
 
 static void
@@ -621,10 +702,19 @@ tls_ready(struct client *c)
 	log_info("id=%s host=%s tls=%s cipher=%s pkix=%s", c->d->id, c->key,
 	    SSL_get_version(ssl), SSL_get_cipher_name(ssl),
 	    vr == X509_V_OK ? "verified" : X509_verify_cert_error_string(vr));
+	probe_tls(c, ssl, vr);
 	stsec_policy_check_chain(&c->hrec, &c->chain, (int64_t)time(NULL),
 	    &c->cfg, &dec);
 	log_decision(c, "pins", &dec);
-	if (dec.verdict == STSEC_DEFER) {
+	if (probe_rep(c) != NULL)
+		probe_rep(c)->chain = dec;
+	if (c->implicit_wait) {		/* implicit TLS: the greeting next */
+		c->implicit_wait = 0;
+		c->chain_ok = dec.verdict == STSEC_PROCEED && !dec.report_only;
+		enter_state(c, C_GREETING);
+		return;
+	}
+	if (dec.verdict == STSEC_DEFER && !c->d->probe) {
 		set_fail(c, 451, dec.status, "451 %s %s: %s", dec.status,
 		    c->key, dec.reason);
 		next_host(c);		/* no EHLO, no mail on this session */
@@ -700,6 +790,10 @@ note_tls_ehlo(struct client *c, const struct smtp_reply *r)
 		(void)stsec_ehlo_feed(&e, smtp_reply_text(r, i),
 		    strlen(smtp_reply_text(r, i)));
 	stsec_ehlo_finish(&e);
+	if (probe_rep(c) != NULL)
+		probe_rep(c)->ehlo = e;
+	if (c->d->probe && !c->d->probe_learn)
+		return;
 	log_info("id=%s host=%s pkp=%s stsec=%s%s%s", c->d->id, c->key,
 	    stsec_kw_state_str(e.pkp), stsec_kw_state_str(e.stsec),
 	    e.pkp == STSEC_KW_INVALID ? " why=" : "",
@@ -710,9 +804,39 @@ note_tls_ehlo(struct client *c, const struct smtp_reply *r)
 		    c->key);
 }
 
+/* A probe: record the EHLO, then STARTTLS if it can, else QUIT. */
+static void
+probe_ehlo(struct client *c, const struct smtp_reply *r)
+{
+	struct probe_report *p = probe_rep(c);
+
+	if (c->tls)
+		probe_lines(r, p->tlsl, &p->ntls);
+	else
+		probe_lines(r, p->plain, &p->nplain);
+	if (r->code / 100 != 2) {
+		set_fail(c, r->code, "5.5.0", "EHLO refused: %d", r->code);
+		send_quit(c);
+		return;
+	}
+	parse_features(c, r);
+	if (c->tls) {
+		note_tls_ehlo(c, r);
+		send_quit(c);
+	} else if (c->feat & F_STARTTLS) {
+		send_line(c, "STARTTLS");
+		enter_state(c, C_STARTTLS);
+	} else
+		send_quit(c);
+}
+
 static void
 on_ehlo(struct client *c, const struct smtp_reply *r)
 {
+	if (probe_rep(c) != NULL) {
+		probe_ehlo(c, r);
+		return;
+	}
 	if (r->code / 100 != 2) {
 		if (!c->tls && c->plan.level < STSEC_TLS_ENCRYPT) {
 			send_line(c, "HELO %s", c->srv->conf->myhostname);
@@ -752,6 +876,9 @@ on_greeting(struct client *c, const struct smtp_reply *r)
 {
 	char	line[QUEUE_REPLY_MAX + 1];
 
+	if (probe_rep(c) != NULL)
+		(void)snprintf(probe_rep(c)->greeting, PROBE_LINE_MAX, "%d %s",
+		    r->code, smtp_reply_text(r, 0));
 	if (r->code != 220) {
 		reply_line(r, line, sizeof(line));
 		set_fail(c, 451, "4.4.0", "451 4.4.0 %s greeted with: %s",
@@ -759,7 +886,8 @@ on_greeting(struct client *c, const struct smtp_reply *r)
 		send_quit(c);
 		return;
 	}
-	if (c->plan.starttls_first && !c->plain_retry) {
+	if (!c->tls && (c->plan.starttls_first || c->d->probe_early) &&
+	    !c->plain_retry) {
 		send_line(c, "STARTTLS");
 		enter_state(c, C_EARLY);
 		return;
@@ -771,15 +899,19 @@ on_greeting(struct client *c, const struct smtp_reply *r)
 static void
 on_early(struct client *c, const struct smtp_reply *r)
 {
+	int	note = !c->d->probe || c->d->probe_learn;
+
+	if (probe_rep(c) != NULL)
+		probe_rep(c)->early_code = r->code;
 	if (r->code == 220) {
-		if (c->hrec.early != STSEC_EARLY_ACCEPTED)
+		if (note && c->hrec.early != STSEC_EARLY_ACCEPTED)
 			(void)pinstore_early(c->srv->pins, c->key, 1);
 		start_tls(c);
 		return;
 	}
 	log_info("id=%s host=%s early-starttls=refused code=%d; EHLO first",
 	    c->d->id, c->key, r->code);
-	if (r->code == 503 || r->code / 100 == 5)
+	if (note && (r->code == 503 || r->code / 100 == 5))
 		(void)pinstore_early(c->srv->pins, c->key, 0);
 	send_line(c, "EHLO %s", c->srv->conf->myhostname);
 	enter_state(c, C_EHLO);
@@ -788,8 +920,14 @@ on_early(struct client *c, const struct smtp_reply *r)
 static void
 on_starttls(struct client *c, const struct smtp_reply *r)
 {
+	if (probe_rep(c) != NULL)
+		probe_rep(c)->starttls_code = r->code;
 	if (r->code == 220) {
 		start_tls(c);
+		return;
+	}
+	if (c->d->probe) {
+		send_quit(c);
 		return;
 	}
 	if (no_tls(c, STSEC_TLS_REFUSED) == -1) {
@@ -969,7 +1107,10 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
-		if (c->state == C_HANDSHAKE)
+		if (c->implicit_wait) {
+			on_connected(c);
+			tls_ready(c);
+		} else if (c->state == C_HANDSHAKE)
 			tls_ready(c);
 		else
 			on_connected(c);
@@ -980,6 +1121,35 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* ------------------------------------------------------------------ */
 /* hosts and addresses                                                  */
+
+
+/* A plain socket, or for implicit TLS one that handshakes first. */
+static struct bufferevent *
+conn_bev(struct client *c)
+{
+	struct bufferevent *bev;
+	int	opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+	SSL	*ssl;
+
+	c->implicit_wait = 0;
+	if (!c->d->probe_implicit)
+		return bufferevent_socket_new(c->srv->base, -1, opts);
+	if ((ssl = SSL_new(c->srv->client_ctx)) == NULL)
+		return NULL;
+	if (c->sni[0] != '\0') {
+		(void)SSL_set_tlsext_host_name(ssl, c->sni);
+		(void)SSL_set1_host(ssl, c->sni);
+	}
+	bev = bufferevent_openssl_socket_new(c->srv->base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, opts);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	c->implicit_wait = 1;
+	return bev;
+}
 
 static void
 try_addr(struct client *c)
@@ -995,8 +1165,7 @@ try_addr(struct client *c)
 	c->feat = 0;
 	c->mail_ok = 0;
 	smtp_reply_init(&c->reply);
-	c->bev = bufferevent_socket_new(c->srv->base, -1,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	c->bev = conn_bev(c);
 	if (c->bev == NULL) {
 		set_fail(c, 451, "4.3.0", "451 4.3.0 out of memory");
 		client_finish(c);
@@ -1007,6 +1176,10 @@ try_addr(struct client *c)
 	(void)bufferevent_set_timeouts(c->bev, &tv, &tv);
 	(void)bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	enter_state(c, C_CONNECT);
+	if (probe_rep(c) != NULL)
+		(void)addr_format((const struct sockaddr *)&h->addr[
+		    c->addr_i].ss, probe_rep(c)->addr,
+		    sizeof(probe_rep(c)->addr));
 	if (bufferevent_socket_connect(c->bev,
 	    (struct sockaddr *)&h->addr[c->addr_i].ss,
 	    (int)h->addr[c->addr_i].len) == -1) {
@@ -1041,6 +1214,11 @@ store_cb(const struct pinstore_view *v, void *arg)
 	    v->domain_found ? &v->domain : NULL, (int64_t)time(NULL),
 	    &c->cfg, &c->plan);
 	c->chain_ok = 0;
+	if (probe_rep(c) != NULL) {
+		probe_rep(c)->store_found = v->host_found;
+		probe_rep(c)->store = c->hrec;
+		probe_rep(c)->plan = c->plan;
+	}
 	log_debug("id=%s host=%s plan level=%s why=%s first=%d pinned=%d",
 	    c->d->id, c->key, stsec_tls_level_str(c->plan.level),
 	    stsec_why_str(c->plan.why), c->plan.starttls_first,
@@ -1081,6 +1259,9 @@ try_host(struct client *c)
 	}
 	h = &c->hosts.host[c->host_i];
 	host_key(c, h);
+	if (probe_rep(c) != NULL)
+		(void)snprintf(probe_rep(c)->host, sizeof(probe_rep(c)->host),
+		    "%s", c->key);
 	(void)snprintf(c->d->remote, sizeof(c->d->remote), "%s", c->key);
 	enter_state(c, C_STORE);
 	c->jobs++;
@@ -1161,6 +1342,11 @@ client_resolve(struct client *c)
 	int	port = r->port ? r->port : (int)c->srv->conf->relay_port;
 
 	enter_state(c, C_RESOLVE);
+	if (c->d->probe_hosts != NULL) {
+		c->hosts = *c->d->probe_hosts;
+		try_host(c);
+		return;
+	}
 	if (!r->mx && literal_host(c, port)) {
 		try_host(c);
 		return;
@@ -1198,7 +1384,8 @@ client_finish(struct client *c)
 	if (c->finished)
 		return;
 	c->finished = 1;
-	if (c->fail_code == 0)
+	/* A probe that got to QUIT ran its course: no failure. */
+	if (c->fail_code == 0 && !(c->d->probe && c->state == C_QUIT))
 		set_fail(c, 451, "4.4.1", "451 4.4.1 no host of %s could be "
 		    "reached", c->d->route.host);
 	for (i = 0; i < c->d->nrcpt; i++) {

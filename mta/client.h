@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns.h"
 #include "queue.h"
 #include "route.h"
 
@@ -35,6 +36,47 @@ struct delivery_rcpt {
 	char		reply[QUEUE_REPLY_MAX + 1];
 };
 
+/*
+ * A probe (pinpost probe) runs the same session without mail: greeting,
+ * [STARTTLS,] EHLO, STARTTLS, EHLO inside TLS, QUIT, and records what it
+ * saw.  It notes into the store only when asked (learn).
+ */
+#define PROBE_LINES	40
+#define PROBE_LINE_MAX	512
+
+struct probe_cert {
+	char		subject[256];
+	char		issuer[256];
+	char		not_before[32];
+	char		not_after[32];
+	struct stsec_pin pin;
+};
+
+struct probe_report {
+	char		host[STSEC_NAME_MAX + 8];	/* the store key */
+	char		addr[64];			/* [a]:port */
+	char		greeting[PROBE_LINE_MAX];
+	int		early_code;	/* reply to STARTTLS-first; 0: none */
+	size_t		nplain;
+	char		plain[PROBE_LINES][PROBE_LINE_MAX];	/* EHLO */
+	int		starttls_code;	/* 0: not sent */
+	int		tls;
+	char		tls_version[32];
+	char		cipher[64];
+	char		group[64];
+	char		pkix[128];
+	size_t		ncert;
+	struct probe_cert cert[STSEC_MAX_PINS];
+	size_t		ntls;
+	char		tlsl[PROBE_LINES][PROBE_LINE_MAX];	/* EHLO in TLS */
+	struct stsec_ehlo ehlo;		/* parsed from the EHLO in TLS */
+	int		store_found;
+	struct stsec_host_rec store;	/* what the store knew before */
+	struct stsec_plan plan;
+	struct stsec_decision chain;	/* the pin check, had it enforced */
+	char		error[PROBE_LINE_MAX];	/* "" if the session ran */
+};
+
 struct delivery {
 	char		id[QUEUE_ID_LEN + 1];
 	char		sender[QUEUE_ADDR_MAX + 1];
@@ -46,6 +88,14 @@ struct delivery {
 	size_t		nrcpt;
 	struct delivery_rcpt *rcpt;
 	char		remote[STSEC_NAME_MAX + 8];	/* last host tried */
+	/* probe mode: nrcpt is 0 */
+	int		probe;
+	int		probe_early;	/* STARTTLS right after the greeting */
+	int		probe_learn;	/* note what the EHLO in TLS says */
+	int		probe_implicit;	/* TLS from the first byte */
+	const struct dns_result *probe_hosts;	/* resolved already */
+	struct probe_report *report;	/* one per host tried */
+	size_t		nreport;
 };
 
 typedef void client_done_fn(struct delivery *d, void *arg);

@@ -40,6 +40,8 @@ log_vline(int pri, const char *level, const char *fmt, va_list ap)
 		vsyslog(pri, fmt, ap);
 		return;
 	}
+	if (log_cfg.to_stderr == LOG_TO_STDERR_QUIET && pri > LOG_WARNING)
+		return;
 	if (clock_gettime(CLOCK_REALTIME, &ts) == -1 ||
 	    gmtime_r(&ts.tv_sec, &tm) == NULL ||
 	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) == 0)

@@ -2,6 +2,7 @@
  * log.h - one line per event, "key=value" fields, to syslog or stderr.
  *
  *	log_init()	where lines go: syslog (mail facility) or stderr
+ *			(LOG_TO_STDERR_QUIET: only warnings, for commands)
  *	log_info()	an event
  *	log_warn()	something wrong that pinpostd survives
  *	log_debug()	only with log_init(..., debug = 1)
@@ -19,6 +20,7 @@
 #include <stddef.h>
 
 #define LOG_LINE_MAX	2048
+#define LOG_TO_STDERR_QUIET	2	/* to_stderr: warnings only */
 
 void	log_init(const char *ident, int to_stderr, int debug);
 void	log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -50,6 +50,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "local.h"
 #include "log.h"
@@ -1261,25 +1262,6 @@ session_addr(const struct session *s)
 	return (const struct sockaddr *)&s->ss;
 }
 
-static void
-format_addr(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char	host[INET6_ADDRSTRLEN] = "?";
-	int	port = 0;
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-
-		(void)inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		port = ntohs(in->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-
-		(void)inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		port = ntohs(in6->sin6_port);
-	}
-	(void)snprintf(buf, len, "[%s]:%d", host, port);
-}
 
 static struct bufferevent *
 session_bev_new(struct session *s, evutil_socket_t fd, int implicit_tls)
@@ -1313,7 +1295,7 @@ session_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	s->srv = srv;
 	(void)snprintf(s->id, sizeof(s->id), "%016" PRIx64, srv->next_id++);
 	memcpy(&s->ss, sa, salen < sizeof(s->ss) ? salen : sizeof(s->ss));
-	format_addr(sa, s->addr, sizeof(s->addr));
+	(void)addr_format(sa, s->addr, sizeof(s->addr));
 	s->relay_ok = conf_net_match(&srv->conf->relay_networks, sa) == 1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((s->bev = session_bev_new(s, fd, implicit_tls)) == NULL) {

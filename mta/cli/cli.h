@@ -4,6 +4,7 @@
  *	cli_pin_main()		pinpost pin FILE...
  *	cli_pins_main()		pinpost pins list|show|forget|add|export|import
  *	cli_check_main()	pinpost check [-f config]
+ *	cli_probe_main()	pinpost probe [options] DESTINATION
  *	cli_queue_main()	pinpost queue [-f config] list|show|delete|flush
  *	cli_send_main()		pinpost send [-f config] [-S host:port] ...
  *	cli_sendmail_main()	run as "sendmail": sendmail's options
@@ -31,6 +32,7 @@ struct cli {
 int	cli_pin_main(struct cli *cli, int argc, char **argv);
 int	cli_pins_main(struct cli *cli, int argc, char **argv);
 int	cli_check_main(struct cli *cli, int argc, char **argv);
+int	cli_probe_main(struct cli *cli, int argc, char **argv);
 int	cli_queue_main(struct cli *cli, int argc, char **argv);
 /* These two exit with sysexits.h codes (EX_USAGE, EX_TEMPFAIL, ...). */
 int	cli_send_main(struct cli *cli, int argc, char **argv);

@@ -35,6 +35,8 @@ static const struct cli_cmd cli_cmds[] = {
 	    "the pin/policy store" },
 	{ "check", cli_check_main, "check [-f config]        check pinpostd's "
 	    "configuration and PKP self-check" },
+	{ "probe", cli_probe_main, "probe [options] DESTINATION  TLS, pins "
+	    "and STSEC of a server" },
 	{ "queue", cli_queue_main, "queue [-f config] list|show ID|delete ID|"
 	    "flush [ID]  the mail queue" },
 	{ "send", cli_send_main, "send [-f config] [-S host:port] [-F sender] "
