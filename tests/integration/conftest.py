@@ -316,7 +316,8 @@ class Server:
         self.name = name
         self.port = overrides.pop("_port", None) or free_port(
             also_v6=overrides.pop("_v6", False))
-        self.host = "127.0.0.1"
+        self.host = overrides.pop("_host", None) or "127.0.0.1"
+        self.verbose = overrides.pop("_verbose", False)
         self.spool = os.path.join(tmp, "spool")
         self.maildir_root = os.path.join(tmp, "mail")
         self.conf_path = os.path.join(tmp, "pinpost.conf")
@@ -325,7 +326,7 @@ class Server:
             "myhostname": "mx.example.test",
             "user": "",
             "log": "stderr",
-            "listen": "127.0.0.1:%d" % self.port,
+            "listen": "%s:%d" % (self.host, self.port),
             "spool_dir": self.spool,
             "store": os.path.join(tmp, "pins.tdb"),
             "tls_cert_file": keys["cert"],
@@ -364,7 +365,8 @@ class Server:
 
     def start(self, probe=True):
         self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.exe, "-d", "-f", self.conf_path],
+        args = [self.exe, "-d"] + (["-v"] if self.verbose else [])
+        self.proc = subprocess.Popen(args + ["-f", self.conf_path],
                                      stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=self.logf)
         if probe:
@@ -395,6 +397,20 @@ class Server:
             finally:
                 c.close()
             return
+
+    def restart(self, **changes):
+        """Stop (asserting exit 0), apply conf changes (None removes a
+        parameter), start again on the same port, spool and store."""
+        rc = self.stop()
+        assert rc == 0, "pinpostd exit status %r; log:\n%s" % (rc,
+                                                               self.log())
+        for k, v in changes.items():
+            if v is None:
+                self.conf.pop(k, None)
+            else:
+                self.conf[k] = str(v)
+        self.write_conf()
+        return self.start()
 
     @property
     def pid(self):
@@ -451,11 +467,12 @@ class Server:
                 out.append(f.read())
         return out
 
-    def wait_maildir(self, n=1, mailbox="alice", timeout=10):
+    def wait_maildir(self, n=1, mailbox="alice", timeout=10,
+                     domain="example.test"):
         """Poll until the mailbox holds at least n messages; the paths."""
         deadline = time.monotonic() + timeout
         while True:
-            got = self.maildir(mailbox)
+            got = self.maildir(mailbox, domain)
             if len(got) >= n:
                 return got
             if time.monotonic() > deadline:
@@ -479,7 +496,9 @@ def smtpd(tmp_path, request):
 
     Overrides are pinpost.conf parameters (None removes one, i.e. the
     default applies); _port=N picks the port, _v6=True a port free on ::1
-    too, _start=False only writes the config, _dir=PATH another
+    too, _host=ADDR another loopback address to listen on and probe,
+    _verbose=True runs it with -v (debug lines: every command),
+    _start=False only writes the config, _dir=PATH another
     directory (e.g. one that an unprivileged user can traverse)."""
     build = os.path.abspath(BUILD)
     assert os.access(os.path.join(build, "pinpostd"), os.X_OK), \
@@ -559,3 +578,115 @@ def smtplib_send(smtp, msg, sender="sender@client.test",
 
 def lf(data):
     return data.replace(b"\r\n", b"\n")
+
+
+# ====================================================================
+# a real DNS resolver on loopback, and a scriptable fake SMTP server
+# ====================================================================
+
+class Unbound:
+    """unbound -d on 127.0.0.1:port answering only from local-data
+    (every other name is refused; it never queries anything)."""
+
+    def __init__(self, d, records):
+        self.dir = str(d)
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "unbound.conf")
+        self.log_path = os.path.join(self.dir, "unbound.log")
+        with open(self.conf, "w") as f:
+            f.write("server:\n\tverbosity: 1\n\tuse-syslog: no\n"
+                    "\tlogfile: \"%s\"\n\tpidfile: \"%s/unbound.pid\"\n"
+                    "\tdirectory: \"%s\"\n\tusername: \"\"\n\tchroot: \"\"\n"
+                    "\tdo-daemonize: no\n\tinterface: 127.0.0.1\n"
+                    "\tport: %d\n\tdo-ip6: no\n\tnum-threads: 1\n"
+                    "\tso-reuseport: no\n"
+                    "\taccess-control: 127.0.0.0/8 allow\n"
+                    "\tmodule-config: \"iterator\"\n"
+                    "\tdo-not-query-address: 0.0.0.0/0\n"
+                    "\tdo-not-query-address: ::/0\n"
+                    "\tlocal-zone: \".\" refuse\n"
+                    "\tlocal-zone: \"test.\" static\n"
+                    % (self.log_path, self.dir, self.dir, self.port))
+            for r in records:
+                f.write("\tlocal-data: \"%s\"\n" % r)
+            f.write("remote-control:\n\tcontrol-enable: no\n")
+        self.out = open(os.path.join(self.dir, "unbound.out"), "wb")
+        self.proc = subprocess.Popen(["unbound", "-d", "-c", self.conf],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self.out, stderr=self.out)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with open(self.log_path) as f:
+                    if "start of service" in f.read():
+                        break
+            except FileNotFoundError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail("unbound did not start:\n%s" % self.log())
+            time.sleep(0.02)
+
+    @property
+    def resolver(self):
+        """The value for dns_resolver."""
+        return "127.0.0.1@%d" % self.port
+
+    def log(self):
+        out = ""
+        for p in (self.log_path, os.path.join(self.dir, "unbound.out")):
+            try:
+                with open(p, "rb") as f:
+                    out += f.read().decode("utf-8", "replace")
+            except FileNotFoundError:
+                pass
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
+
+
+@pytest.fixture
+def unbound(tmp_path):
+    """Factory: unbound(["name. MX 10 host.", ...]) -> a started Unbound
+    (stopped when the test ends)."""
+    started = []
+
+    def start(records):
+        u = Unbound(tmp_path / ("unbound%d" % len(started)), records)
+        started.append(u)
+        return u
+
+    yield start
+    for u in started:
+        u.stop()
+
+
+@pytest.fixture
+def fake_smtp(tmp_path):
+    """Factory: fake_smtp(**FakeSMTP options) -> a started FakeSMTP with
+    a fresh EC P-256 certificate and a backup key (pins: .pins); every
+    one is stopped when the test ends.  See fakesmtp.py."""
+    from fakesmtp import FakeSMTP, spki_pin
+    started = []
+
+    def start(**kw):
+        d = tmp_path / ("fake%d" % len(started))
+        k = make_keys(d)
+        kw.setdefault("backup_pins", [spki_pin(k["backup_pub"])])
+        srv = FakeSMTP(k["cert"], k["key"], **kw)
+        srv.keys = k
+        started.append(srv)
+        return srv.start()
+
+    yield start
+    for s in started:
+        s.stop()
