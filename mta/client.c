@@ -1307,33 +1307,6 @@ dns_cb_fn(const struct dns_result *res, void *arg)
 	try_host(c);
 }
 
-/* A literal next hop needs no DNS. */
-static int
-literal_host(struct client *c, int port)
-{
-	struct dns_host *h = &c->hosts.host[0];
-	struct sockaddr_in *in = (struct sockaddr_in *)&h->addr[0].ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&h->addr[0].ss;
-	const char *host = c->d->route.host;
-
-	memset(&c->hosts, 0, sizeof(c->hosts));
-	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-		h->addr[0].len = sizeof(*in);
-	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		h->addr[0].len = sizeof(*in6);
-	} else
-		return 0;
-	/* an address is at most INET6_ADDRSTRLEN: the brackets fit */
-	(void)snprintf(h->name, sizeof(h->name), "[%.*s]",
-	    (int)(sizeof(h->name) - 3), host);
-	h->naddr = 1;
-	c->hosts.nhosts = 1;
-	return 1;
-}
 
 static void
 client_resolve(struct client *c)
@@ -1347,7 +1320,8 @@ client_resolve(struct client *c)
 		try_host(c);
 		return;
 	}
-	if (!r->mx && literal_host(c, port)) {
+	/* A literal next hop needs no DNS. */
+	if (!r->mx && dns_literal(r->host, port, &c->hosts)) {
 		try_host(c);
 		return;
 	}

@@ -929,3 +929,29 @@ dns_status_str(enum dns_status s)
 	}
 	return "unknown";
 }
+
+int
+dns_literal(const char *host, int port, struct dns_result *out)
+{
+	struct dns_host *h = &out->host[0];
+	struct sockaddr_in *in = (struct sockaddr_in *)&h->addr[0].ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&h->addr[0].ss;
+
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		h->addr[0].len = sizeof(*in);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		h->addr[0].len = sizeof(*in6);
+	} else
+		return 0;
+	/* an address is at most INET6_ADDRSTRLEN: the brackets fit */
+	(void)snprintf(h->name, sizeof(h->name), "[%.*s]",
+	    (int)sizeof(h->name) - 3, host);
+	h->naddr = 1;
+	out->nhosts = 1;
+	return 1;
+}

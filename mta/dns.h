@@ -13,6 +13,8 @@
  *			(RFC 7505): DNS_NULLMX
  *	dns_host()	the A and AAAA addresses of one host name
  *	dns_cancel()	forget a query: its callback will not run
+ *	dns_literal()	an address literal as a one-host result, no query:
+ *			1 when host is an IPv4 or IPv6 address, else 0
  *
  * The callback runs once, from the event loop, with the result; it may
  * start new queries or free the caller's object.  Addresses carry the
@@ -73,5 +75,6 @@ struct dns_query *dns_host(struct dns *d, const char *host, int port,
 	    dns_cb *cb, void *arg);
 void	dns_cancel(struct dns_query *q);
 const char *dns_status_str(enum dns_status s);
+int	dns_literal(const char *host, int port, struct dns_result *out);
 
 #endif

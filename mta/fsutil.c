@@ -1,6 +1,8 @@
 /*
  * fsutil.c - errors and directory fsync for durable files; see fsutil.h.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -46,4 +48,20 @@ fsu_fsync_dir(const char *dir, char *err, size_t errlen)
 	if (close(fd) == -1 && rc == 0)
 		rc = fsu_syserr(err, errlen, dir, "close");
 	return rc;
+}
+
+int
+fsu_mkdir(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (mkdir(path, 0700) == 0)
+		return 1;
+	if (errno != EEXIST)
+		return fsu_syserr(err, errlen, path, "mkdir");
+	if (stat(path, &sb) == -1)
+		return fsu_syserr(err, errlen, path, "stat");
+	if (!S_ISDIR(sb.st_mode))
+		return fsu_err(err, errlen, "%s: not a directory", path);
+	return 0;
 }

@@ -385,17 +385,11 @@ md_sync_parent(const char *path, char *err, size_t errlen)
 static int
 md_mkdir(const char *path, char *err, size_t errlen)
 {
-	struct stat sb;
+	int	r = fsu_mkdir(path, err, errlen);
 
-	if (mkdir(path, 0700) == 0)
+	if (r == 1)
 		return md_sync_parent(path, err, errlen);
-	if (errno != EEXIST)
-		return fsu_syserr(err, errlen, path, "mkdir");
-	if (stat(path, &sb) == -1)
-		return fsu_syserr(err, errlen, path, "stat");
-	if (!S_ISDIR(sb.st_mode))
-		return fsu_err(err, errlen, "%s: not a directory", path);
-	return 0;
+	return r;
 }
 
 static int

@@ -335,22 +335,6 @@ q_read_file(const char *path, char **buf, size_t *len, char *err,
 	return rc;
 }
 
-/* 1 created, 0 was there, -1 error. */
-static int
-q_mkdir(const char *path, char *err, size_t errlen)
-{
-	struct stat sb;
-
-	if (mkdir(path, 0700) == 0)
-		return 1;
-	if (errno != EEXIST)
-		return fsu_syserr(err, errlen, path, "mkdir");
-	if (stat(path, &sb) == -1)
-		return fsu_syserr(err, errlen, path, "stat");
-	if (!S_ISDIR(sb.st_mode))
-		return fsu_err(err, errlen, "%s: not a directory", path);
-	return 0;
-}
 
 /* 1 exists, 0 does not, -1 error. */
 static int
@@ -418,8 +402,8 @@ queue_open(const char *spool, char *err, size_t errlen)
 	}
 	(void)snprintf(q->tmp, sizeof(q->tmp), "%s/tmp", spool);
 	(void)snprintf(q->dir, sizeof(q->dir), "%s/queue", spool);
-	if ((c1 = q_mkdir(q->tmp, err, errlen)) == -1 ||
-	    (c2 = q_mkdir(q->dir, err, errlen)) == -1 ||
+	if ((c1 = fsu_mkdir(q->tmp, err, errlen)) == -1 ||
+	    (c2 = fsu_mkdir(q->dir, err, errlen)) == -1 ||
 	    ((c1 || c2) && fsu_fsync_dir(spool, err, errlen) == -1)) {
 		free(q);
 		return NULL;
@@ -701,8 +685,8 @@ q_text_add(struct q_text *t, const char *fmt, ...)
 	t->len += (size_t)n;
 }
 
-static const char *
-q_state_str(enum queue_rcpt_state s)
+const char *
+queue_rcpt_state_str(enum queue_rcpt_state s)
 {
 	switch (s) {
 	case QUEUE_RCPT_PENDING:
@@ -763,7 +747,7 @@ q_rcpt_check(const struct queue_rcpt *r, size_t n, const char *path,
 {
 	const char *why;
 
-	if (q_state_str(r->state) == NULL)
+	if (queue_rcpt_state_str(r->state) == NULL)
 		return fsu_err(err, errlen, "%s: rcpt %zu: bad state", path, n);
 	if (r->attempts < 0 || r->next_try < 0)
 		return fsu_err(err, errlen, "%s: rcpt %zu: negative attempts or "
@@ -838,7 +822,7 @@ q_env_format(const struct queue_env *env, const char *path,
 		r = &env->rcpt[i];
 		q_text_add(t, "rcpt state=%s local=%d attempts=%d next=%"
 		    PRId64 " last=%" PRId64 " status=%s remote=%s addr=%s"
-		    Q_REPLY_SEP "%s\n", q_state_str(r->state), r->local != 0,
+		    Q_REPLY_SEP "%s\n", queue_rcpt_state_str(r->state), r->local != 0,
 		    r->attempts, r->next_try, r->last_try, r->status, r->remote,
 		    r->addr, r->last_reply);
 	}
@@ -1061,7 +1045,7 @@ q_parse_rcpt_nums(struct q_parse *ps, struct queue_rcpt *r, char **s)
 	if ((v = q_tok(s, "state")) == NULL)
 		return q_perr(ps, "bad rcpt state");
 	for (st = QUEUE_RCPT_PENDING; st <= QUEUE_RCPT_FAILED; st++)
-		if (strcmp(v, q_state_str((enum queue_rcpt_state)st)) == 0)
+		if (strcmp(v, queue_rcpt_state_str((enum queue_rcpt_state)st)) == 0)
 			break;
 	if (st > QUEUE_RCPT_FAILED)
 		return q_perr(ps, "bad rcpt state");

@@ -115,5 +115,7 @@ int	queue_remove(struct queue *q, const char *id, char *err, size_t errlen);
 int	queue_list(struct queue *q, char ***ids, size_t *n, char *err,
 	    size_t errlen);
 void	queue_list_free(char **ids, size_t n);
+/* "pending", "delivered", "failed"; NULL for a value out of range. */
+const char *queue_rcpt_state_str(enum queue_rcpt_state s);
 
 #endif

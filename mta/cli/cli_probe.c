@@ -288,30 +288,6 @@ probe_target(const char *dest, char *host, size_t len, int *port, int *mx)
 	return *port > 0 && *port <= 65535 ? 0 : -1;
 }
 
-static int
-probe_literal(struct probe_run *pr, const char *host, int port)
-{
-	struct dns_host *h = &pr->res.host[0];
-	struct sockaddr_in *in = (struct sockaddr_in *)&h->addr[0].ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&h->addr[0].ss;
-
-	memset(&pr->res, 0, sizeof(pr->res));
-	if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-		h->addr[0].len = sizeof(*in);
-	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		h->addr[0].len = sizeof(*in6);
-	} else
-		return 0;
-	(void)snprintf(h->name, sizeof(h->name), "[%.*s]",
-	    (int)sizeof(h->name) - 3, host);
-	h->naddr = 1;
-	pr->res.nhosts = 1;
-	return 1;
-}
 
 static int
 probe_resolve(struct probe_run *pr, const struct probe_opts *o)
@@ -323,7 +299,7 @@ probe_resolve(struct probe_run *pr, const struct probe_opts *o)
 		return cli_err("%s: not a domain, [HOST] or [HOST]:PORT",
 		    o->dest);
 	pr->port = port;
-	if (!mx && probe_literal(pr, host, port))
+	if (!mx && dns_literal(host, port, &pr->res))
 		return CLI_OK;
 	pr->waiting = 1;
 	if ((mx ? dns_mx(pr->srv.dns, host, port, probe_dns_cb, pr) :

@@ -124,15 +124,9 @@ queue_open_existing(const char *spool)
 static const char *
 state_str(enum queue_rcpt_state s)
 {
-	switch (s) {
-	case QUEUE_RCPT_PENDING:
-		return "pending";
-	case QUEUE_RCPT_DELIVERED:
-		return "delivered";
-	case QUEUE_RCPT_FAILED:
-		return "failed";
-	}
-	return "?";
+	const char *n = queue_rcpt_state_str(s);
+
+	return n != NULL ? n : "?";
 }
 
 /* The last status: the RFC 3463 code, else the reply code, else "-". */
