@@ -332,8 +332,11 @@ void	stsec_policy_no_tls(const struct stsec_plan *plan,
 	    enum stsec_tls_event ev, struct stsec_decision *out);
 
 /*
- * After the handshake, before any EHLO: does the chain (pins of every
- * certificate, from stsec_pinset_from_chain) satisfy the live pins?
+ * After the handshake, before any EHLO: do the keys the caller trusts
+ * satisfy the live pins?  Pass the leaf's pin for a chain that did not
+ * validate (a peer may append any public certificate to its chain), or
+ * the pins of the whole verified chain (stsec_pinset_from_chain on
+ * SSL_get0_verified_chain) when it did.
  * A mismatch defers with 4.7.5, or proceeds with report_only set.
  */
 void	stsec_policy_check_chain(const struct stsec_host_rec *host,

@@ -685,6 +685,30 @@ fail:
 	next_host(c);
 }
 
+/*
+ * The keys pins are checked against.  The peer may append any public
+ * certificate to its chain, so an unverified chain counts for its leaf
+ * key only (as DANE-EE does); a chain that PKIX-validated counts whole
+ * (the verified chain, up to the trust anchor), as in HPKP.
+ */
+static int
+trusted_keys(SSL *ssl, long vr, struct stsec_pinset *out,
+    struct stsec_error *err)
+{
+	STACK_OF(X509) *chain;
+	X509	*leaf;
+	struct stsec_pin pin;
+
+	stsec_pinset_clear(out);
+	if (vr == X509_V_OK && (chain = SSL_get0_verified_chain(ssl)) != NULL)
+		return stsec_pinset_from_chain(chain, out, err);
+	if ((leaf = SSL_get0_peer_certificate(ssl)) == NULL)
+		return stsec_error_set(err, "no peer certificate");
+	if (stsec_pin_from_x509(leaf, &pin, err) == -1)
+		return -1;
+	return stsec_pinset_add(out, &pin, err);
+}
+
 static void
 tls_ready(struct client *c)
 {
@@ -694,8 +718,7 @@ tls_ready(struct client *c)
 	long	vr = SSL_get_verify_result(ssl);
 
 	c->tls = 1;
-	if (stsec_pinset_from_chain(SSL_get_peer_cert_chain(ssl), &c->chain,
-	    &err) == -1) {
+	if (trusted_keys(ssl, vr, &c->chain, &err) == -1) {
 		stsec_pinset_clear(&c->chain);
 		log_info("id=%s host=%s chain: %s", c->d->id, c->key, err.msg);
 	}

@@ -995,7 +995,12 @@ starttls_upgrade(struct session *s)
 static void
 greet(struct session *s)
 {
-	reply(s, 220, "2.0.0", "%s ESMTP pinpost", s->srv->conf->myhostname);
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	/* RFC 5321 4.2: the domain first; no enhanced code (RFC 2034). */
+	if (evbuffer_add_printf(out, "220 %s ESMTP pinpost\r\n",
+	    s->srv->conf->myhostname) == -1)
+		log_warn("%s cannot queue the greeting", s->id);
 }
 
 static void
