@@ -237,7 +237,8 @@ stsec_policy_check_chain(const struct stsec_host_rec *host,
 	if (cfg->pkp_mode == STSEC_MODE_REPORT) {
 		out->report_only = 1;
 		decide(out, STSEC_PROCEED, NULL,
-		    "report-only: no chain key matches the %zu pins",
+		    "report-only: enforcement would defer with %s: no chain "
+		    "key matches the %zu pins", STATUS_PIN_MISMATCH,
 		    host->pins.n);
 		return;
 	}

@@ -553,15 +553,22 @@ txn_rcpt(struct client *c, const struct smtp_reply *r)
 	rcpt_result(rc, r->code, status, line);
 }
 
-/* MAIL refused: every recipient gets that reply. */
+/* The server's reply, as it stands, is the failure (4xx or 5xx). */
 static void
-txn_mail_refused(struct client *c, const struct smtp_reply *r)
+fail_with_reply(struct client *c, const struct smtp_reply *r)
 {
 	char	status[16], line[QUEUE_REPLY_MAX + 1];
 
 	reply_status(r, status, sizeof(status));
 	reply_line(r, line, sizeof(line));
 	set_fail(c, r->code, status, "%s", line);
+}
+
+/* MAIL refused: every recipient gets that reply. */
+static void
+txn_mail_refused(struct client *c, const struct smtp_reply *r)
+{
+	fail_with_reply(c, r);
 }
 
 static void
@@ -868,8 +875,7 @@ on_ehlo(struct client *c, const struct smtp_reply *r)
 		}
 		if (c->tls || no_tls(c, STSEC_TLS_NOT_OFFERED) == -1) {
 			if (c->tls)
-				set_fail(c, r->code, "4.5.0", "%d EHLO refused "
-				    "inside TLS", r->code);
+				fail_with_reply(c, r);	/* the server's words */
 			send_quit(c);
 			return;
 		}
@@ -934,7 +940,8 @@ on_early(struct client *c, const struct smtp_reply *r)
 	}
 	log_info("id=%s host=%s early-starttls=refused code=%d; EHLO first",
 	    c->d->id, c->key, r->code);
-	if (note && (r->code == 503 || r->code / 100 == 5))
+	/* 503 is "EHLO first" (Exim, OpenSMTPD); other answers may heal. */
+	if (note && r->code == 503)
 		(void)pinstore_early(c->srv->pins, c->key, 0);
 	send_line(c, "EHLO %s", c->srv->conf->myhostname);
 	enter_state(c, C_EHLO);

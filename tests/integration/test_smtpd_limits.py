@@ -276,7 +276,7 @@ def test_max_connections_per_ip(smtpd):
     # another client address is not counted against 127.0.0.1
     d = srv.client(source="127.0.0.2")
     assert d.reply().code == 220
-    assert 'refused connection reason="max_connections_per_ip"' in srv.log()
+    srv.wait_log('refused connection reason="max_connections_per_ip"')
     # once one ends, 127.0.0.1 may connect again
     assert a.cmd("QUIT").code == 221
     assert a.at_eof()
@@ -298,7 +298,7 @@ def test_max_connections(smtpd):
     assert (r.code, r.text[:5]) == (421, "4.7.0"), r
     assert over.at_eof()
     over.close()
-    assert 'refused connection reason="max_connections"' in srv.log()
+    srv.wait_log('refused connection reason="max_connections"')
     # the sessions already in are unaffected
     for x in cs:
         assert x.cmd("NOOP").code == 250
