@@ -116,3 +116,26 @@ def test_probe_errors(tmp_path):
     probe("[127.0.0.1]:0", check=1)
     probe(check=2)
     probe("--port", "x", "a.test", check=2)
+
+
+def test_probe_pin_set_without_backup(fake_smtp):
+    """A server whose PKP set holds only its served key: the probe says
+    there is no backup pin, and noting would refuse such a set."""
+    fake = fake_smtp(backup_pins=[])
+    [r] = probe_json("[127.0.0.1]:%d" % fake.port)
+    served = openssl_pin(fake.keys["cert"], "cert")
+    assert r["pkp"]["state"] == "valid"
+    assert r["pkp"]["pins"] == [{"pin": served, "matches_cert": 0}]
+    assert r["pkp"]["backup"] is False
+    p = probe("[127.0.0.1]:%d" % fake.port, check=0)
+    assert "backup=no" in p.stdout
+
+
+def test_probe_early_refused(fake_smtp):
+    """A server that answers 503 to STARTTLS before EHLO (as Exim and
+    OpenSMTPD do): --early shows the refusal, and the probe still gets
+    to TLS through EHLO first."""
+    fake = fake_smtp(replies={"STARTTLS@early": "503 5.5.1 EHLO first"})
+    [r] = probe_json("--early", "[127.0.0.1]:%d" % fake.port)
+    assert r["early_code"] == 503
+    assert r["tls"] is True and "STARTTLS" in r["ehlo_plain"]
