@@ -107,6 +107,7 @@ struct client {
 	struct stsec_pinset	 chain;
 	int			 chain_ok;	/* passed the pins: may note */
 	int			 implicit_wait;	/* implicit TLS handshake */
+	struct evbuffer		*obuf;		/* commands not yet sent */
 	/* transaction */
 	int			 txn_started;
 	int			 pipelined;
@@ -293,22 +294,45 @@ static void
 send_line(struct client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * Commands collect in obuf and go out together from out_flush(), at the
+ * end of each callback: a pipelined group is one write, one TLS record
+ * (RFC 2920: servers may tell a group apart from lock-step commands).
+ */
 static void
 send_line(struct client *c, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	char	line[SMTP_REPLY_LINE_MAX + 3];
 	va_list	ap;
+	int	n;
 
 	va_start(ap, fmt);
-	if (evbuffer_add_vprintf(out, fmt, ap) == -1 ||
-	    evbuffer_add(out, "\r\n", 2) == -1)
-		log_warn("id=%s cannot queue a command", c->d->id);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
 	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) - 2) {
+		log_warn("id=%s command too long", c->d->id);
+		return;
+	}
+	memcpy(line + n, "\r\n", 2);
+	if (evbuffer_add(c->obuf, line, (size_t)n + 2) == -1)
+		log_warn("id=%s cannot queue a command", c->d->id);
+}
+
+static void
+out_flush(struct client *c)
+{
+	if (c->bev == NULL || evbuffer_get_length(c->obuf) == 0)
+		return;
+	if (evbuffer_pullup(c->obuf, -1) == NULL ||
+	    evbuffer_add_buffer(bufferevent_get_output(c->bev), c->obuf) == -1)
+		log_warn("id=%s cannot send commands", c->d->id);
 }
 
 static void
 conn_close(struct client *c)
 {
+	/* Commands never meant for the next connection. */
+	(void)evbuffer_drain(c->obuf, evbuffer_get_length(c->obuf));
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	c->bev = NULL;
@@ -475,6 +499,7 @@ body_begin(struct client *c)
 	c->body_done = 0;
 	if (c->bdat)
 		send_line(c, "BDAT %" PRIu64 " LAST", msg_size(c));
+	out_flush(c);			/* the commands before the body */
 	enter_state(c, C_BODY);
 	client_write_cb(c->bev, c);
 }
@@ -1059,6 +1084,7 @@ client_read_cb(struct bufferevent *bev, void *arg)
 		smtp_reply_init(&c->reply);
 		on_reply(c, r);
 		free(r);
+		out_flush(c);
 		/* After 220 to STARTTLS the input was dropped, not read. */
 		if (c->state == C_HANDSHAKE)
 			return;
@@ -1144,6 +1170,7 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 			tls_ready(c);
 		else
 			on_connected(c);
+		out_flush(c);
 		return;
 	}
 	on_conn_error(c, what);
@@ -1377,6 +1404,7 @@ finish_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	LIST_REMOVE(c, entry);
 	c->done(c->d, c->done_arg);
+	evbuffer_free(c->obuf);
 	free(c);
 }
 
@@ -1432,6 +1460,10 @@ client_start(struct server *srv, struct delivery *d, client_done_fn *done,
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
+	if ((c->obuf = evbuffer_new()) == NULL) {
+		free(c);
+		return -1;
+	}
 	c->srv = srv;
 	c->d = d;
 	c->done = done;

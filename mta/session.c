@@ -105,6 +105,7 @@ struct session {
 	int			 shutdown;	/* server stopping */
 	struct event		*linger;	/* QUIT: wait for the TLS
 						   filter's socket to drain */
+	int			 notified;	/* close_notify sent */
 	int			 linger_n;
 	LIST_ENTRY(session)	 entry;
 };
@@ -1062,10 +1063,13 @@ linger_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (output_pending(s) && ++s->linger_n < LINGER_MAX &&
-	    evtimer_add(s->linger, &tv) == 0)
-		return;
-	session_close(s, NULL);
+	if (++s->linger_n >= LINGER_MAX)
+		session_close(s, NULL);
+	else if (output_pending(s)) {
+		if (evtimer_add(s->linger, &tv) == -1)
+			session_close(s, NULL);
+	} else
+		quit_flushed(s);	/* close_notify, or the close */
 	session_reap(s);
 }
 
@@ -1073,7 +1077,14 @@ static void
 quit_flushed(struct session *s)
 {
 	struct timeval tv = { 0, LINGER_MS * 1000 };
+	SSL	*ssl = bufferevent_openssl_get_ssl(s->bev);
 
+	/* The last reply is out: end TLS with close_notify, then wait. */
+	if (ssl != NULL && !s->notified && !output_pending(s)) {
+		s->notified = 1;
+		ERR_clear_error();
+		(void)SSL_shutdown(ssl);
+	}
 	if (!output_pending(s)) {
 		session_close(s, NULL);
 		return;
@@ -1133,6 +1144,9 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 		log_ssl_errors(s);
 		if ((what & BEV_EVENT_TIMEOUT) && s->state != S_QUIT)
 			session_timeout(s);
+		else if ((what & BEV_EVENT_EOF) && s->state == S_QUIT &&
+		    s->linger_n == 0)
+			quit_flushed(s);	/* the 221 still goes out */
 		else
 			session_close(s, what & BEV_EVENT_EOF ?
 			    "disconnected" : what & BEV_EVENT_TIMEOUT ?

@@ -6,6 +6,8 @@
  *	cli_check_main()	pinpost check [-f config]
  *	cli_probe_main()	pinpost probe [options] DESTINATION
  *	cli_queue_main()	pinpost queue [-f config] list|show|delete|flush
+ *	cli_policyd_main()	pinpost policyd: socketmap server for Postfix's
+ *				smtp_tls_policy_maps
  *	cli_send_main()		pinpost send [-f config] [-S host:port] ...
  *	cli_sendmail_main()	run as "sendmail": sendmail's options
  *	cli_err()		"pinpost: message" on stderr ("sendmail: " in
@@ -34,6 +36,7 @@ int	cli_pins_main(struct cli *cli, int argc, char **argv);
 int	cli_check_main(struct cli *cli, int argc, char **argv);
 int	cli_probe_main(struct cli *cli, int argc, char **argv);
 int	cli_queue_main(struct cli *cli, int argc, char **argv);
+int	cli_policyd_main(struct cli *cli, int argc, char **argv);
 /* These two exit with sysexits.h codes (EX_USAGE, EX_TEMPFAIL, ...). */
 int	cli_send_main(struct cli *cli, int argc, char **argv);
 int	cli_sendmail_main(int argc, char **argv);

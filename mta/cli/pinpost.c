@@ -39,6 +39,8 @@ static const struct cli_cmd cli_cmds[] = {
 	    "and STSEC of a server" },
 	{ "queue", cli_queue_main, "queue [-f config] list|show ID|delete ID|"
 	    "flush [ID]  the mail queue" },
+	{ "policyd", cli_policyd_main, "policyd [-v] [-n name] [-c max] "
+	    "unix:PATH|inet:ADDR:PORT  TLS policy for Postfix (socketmap)" },
 	{ "send", cli_send_main, "send [-f config] [-S host:port] [-F sender] "
 	    "[-t] [-i] [rcpt...]  submit a message from stdin" },
 };
