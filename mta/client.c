@@ -1132,6 +1132,14 @@ on_conn_error(struct client *c, short what)
 	if (c->state == C_HANDSHAKE) {
 		log_info("id=%s host=%s handshake failed: %s", c->d->id,
 		    c->key, buf[0] ? buf : "connection closed");
+		if (c->d->probe) {	/* a probe reports it; no retry */
+			set_fail(c, 451, "4.7.0", "TLS handshake failed: %s",
+			    buf[0] ? buf : what & BEV_EVENT_TIMEOUT ?
+			    "timeout" : "connection closed");
+			conn_close(c);
+			client_finish(c);
+			return;
+		}
 		if (no_tls(c, STSEC_TLS_HANDSHAKE_FAILED) == -1) {
 			next_host(c);
 			return;

@@ -348,11 +348,17 @@ listen_unix(struct policyd *p, const char *path)
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return FAIL("policyd: %s: socket path too long", path);
 	(void)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	/* a socket left by a previous run; never any other file */
-	if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
-		(void)unlink(path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
 		return FAIL("policyd: socket: %s", strerror(errno));
+	/* a socket left by a previous run, not a live one, nor a file */
+	if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(fd);
+			return FAIL("policyd: %s: in use by a running "
+			    "server", path);
+		}
+		(void)unlink(path);
+	}
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		(void)cli_err("policyd: bind %s: %s", path, strerror(errno));
 		close(fd);
