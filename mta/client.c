@@ -1131,7 +1131,8 @@ on_conn_error(struct client *c, short what)
 	}
 	if (c->state == C_HANDSHAKE) {
 		log_info("id=%s host=%s handshake failed: %s", c->d->id,
-		    c->key, buf[0] ? buf : "connection closed");
+		    c->key, buf[0] ? buf : what & BEV_EVENT_TIMEOUT ?
+		    "timeout" : "connection closed");
 		if (c->d->probe) {	/* a probe reports it; no retry */
 			set_fail(c, 451, "4.7.0", "TLS handshake failed: %s",
 			    buf[0] ? buf : what & BEV_EVENT_TIMEOUT ?

@@ -49,6 +49,20 @@ TLS
     handshake are recorded in `pre_tls` (per connection) and discarded.
     broken_tls=True answers the handshake with a plaintext line and
     closes instead (a failed handshake, as a stripping middlebox makes).
+
+    tls_cut (an attribute too, like broken_tls) makes the 220 a lie in
+    other ways; the handshake never completes:
+        "close"       close right after the 220, reading nothing more
+        "plaintext"   carry on in plaintext as if TLS had started: a
+                      "250" line right after the 220, then commands are
+                      read (and recorded, tls=False) as before
+        "after-hello" read the whole ClientHello record, then close
+        "mid-flight"  read the ClientHello, compute the real server
+                      flight (ServerHello...), send its first half and
+                      close (a handshake cut half-way)
+        "stall"       read and discard whatever comes, say nothing, until
+                      the client gives up (or stop())
+    `tls_cuts` records (connection, mode, bytes received, bytes sent).
 """
 import base64
 import hashlib
@@ -229,6 +243,77 @@ class Session:
         except ValueError:
             return 0
 
+    # -- a handshake that never completes (tls_cut)
+    def read_record(self, timeout=5):
+        """One whole TLS record (the ClientHello) from the socket, or
+        what arrived before the deadline / the close."""
+        deadline = time.monotonic() + timeout
+        old = self.sock.gettimeout()
+        try:
+            while True:
+                if len(self.buf) >= 5:
+                    need = 5 + int.from_bytes(self.buf[3:5], "big")
+                    if len(self.buf) >= need:
+                        rec, self.buf = self.buf[:need], self.buf[need:]
+                        return rec
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.sock.settimeout(left)
+                try:
+                    data = self.sock.recv(65536)
+                except (socket.timeout, OSError):
+                    break
+                if not data:
+                    break
+                self.buf += data
+        finally:
+            self.sock.settimeout(old)
+        rec, self.buf = self.buf, b""
+        return rec
+
+    def cut_tls(self, mode):
+        """The 220 was sent; do not let TLS start (see tls_cut).  Returns
+        whether the session goes on (in plaintext)."""
+        got, sent = b"", b""
+        if mode == "close":
+            pass
+        elif mode == "plaintext":
+            sent = b"250 2.0.0 Ok, go ahead\r\n"
+            self.write(sent)
+            self.server._record_cut(self.n, mode, 0, len(sent))
+            return True
+        elif mode == "after-hello":
+            got = self.read_record()
+        elif mode == "mid-flight":
+            got = self.read_record()
+            inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+            obj = self.server.ctx.wrap_bio(inc, out, server_side=True)
+            inc.write(got)
+            try:
+                obj.do_handshake()
+            except ssl.SSLError:
+                pass
+            flight = out.read()
+            sent = flight[:len(flight) // 2]
+            self.write(sent)
+        elif mode == "stall":
+            self.sock.settimeout(0.2)
+            while not self.server.stopping:
+                try:
+                    data = self.sock.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+                if not data:
+                    break
+                got += data
+        else:
+            raise ValueError("tls_cut %r" % mode)
+        self.server._record_cut(self.n, mode, len(got), len(sent))
+        return False
+
     # -- the session
     def run(self):
         try:
@@ -266,6 +351,8 @@ class Session:
                     self.pending(0.2)           # the ClientHello
                     self.write(b"500 no TLS here\r\n")
                     return False
+                if self.server.tls_cut is not None:
+                    return self.cut_tls(self.server.tls_cut)
                 try:
                     self.sock.settimeout(10)
                     self.sock = self.server.ctx.wrap_socket(
@@ -337,11 +424,15 @@ class FakeSMTP:
                  port=0, hostname="fake.test", replies=None, inject=None,
                  ehlo_plain=None, ehlo_tls=None, pkp_max_age=3600,
                  stsec_max_age=3600, pipelining=True, chunking=False,
-                 size=10240000, broken_tls=False):
+                 size=10240000, broken_tls=False, tls_cut=None,
+                 served_pin=None):
         self.cert, self.key = cert, key
         self.hostname = hostname
         self.broken_tls = broken_tls
-        self.pins = [spki_pin(cert)] + list(backup_pins)
+        self.tls_cut = tls_cut
+        # served_pin: the certificate's pin when the caller knows it
+        # already (saves running openssl)
+        self.pins = [served_pin or spki_pin(cert)] + list(backup_pins)
         self.pkp_max_age = pkp_max_age
         self.stsec_max_age = stsec_max_age
         base = []
@@ -371,6 +462,7 @@ class FakeSMTP:
         self.messages = []
         self.pre_tls = {}
         self.errors = []
+        self.tls_cuts = []
         self.nconn = 0
         self.threads = []
         self.sessions = []
@@ -429,6 +521,10 @@ class FakeSMTP:
     def _note_pre_tls(self, n, data):
         with self.lock:
             self.pre_tls[n] = data
+
+    def _record_cut(self, n, mode, got, sent):
+        with self.lock:
+            self.tls_cuts.append((n, mode, got, sent))
 
     def _record_error(self, n, what):
         with self.lock:
