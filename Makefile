@@ -4,8 +4,15 @@
 #   make all      build libstsec, pinpostd, pinpost (CLI)
 #   make run      start pinpostd on 127.0.0.1:2525 (working dir run/)
 #   make test     build and run every test
+#   make interop  the interop matrix against real MTAs (interop/RESULTS.md)
+#   make postfix-patched  Debian's Postfix 3.7 + ext/patches/postfix-3.7,
+#                 built into /var/cache/pinpost-postfix (cached)
+#   make draft-check  the Internet-Draft's checks (rfc-draft/README.md)
 #   make asan     the unit and integration tests under ASan + UBSan
 #   make valgrind the unit tests under valgrind
+#   make fuzz     each libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS
+#   make fuzz-check  the same for FUZZ_TEST_SECONDS each (part of `test`)
+#   make bench    benchmarks against Postfix and OpenSSL (tests/bench/RESULTS.md)
 #   make install  PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -23,7 +30,7 @@ PYTHON	:= /usr/bin/python3
 # Debian packages the build and the tests need.
 DEB_PKGS := gcc make pkg-config openssl libssl-dev libevent-dev libtdb-dev \
 	tdb-tools libunbound-dev libcmocka-dev libjansson-dev python3 \
-	python3-pytest valgrind swaks unbound
+	python3-pytest valgrind swaks unbound clang libclang-rt-14-dev
 
 PKGS	:= openssl libevent libevent_openssl tdb libunbound cmocka jansson
 
@@ -61,7 +68,9 @@ UNIT_SRC := $(filter-out tests/unit/testutil.c,$(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/testutil.o
 
-.PHONY: all deps test unit integration asan valgrind install clean run
+.PHONY: all deps test unit integration interop asan valgrind install clean run \
+	postfix-patched \
+	fuzz fuzz-check fuzz-bin draft-deps draft-check bench
 
 all: $(LIBSTSEC) $(PINPOSTD) $(PINPOST)
 
@@ -76,6 +85,16 @@ deps:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
 		    -qq --no-install-recommends $$missing; \
+	fi
+	@# node and npm for the draft's ABNF check: by command, not by
+	@# package name, since NodeSource's nodejs package ships npm too
+	@if ! command -v node >/dev/null 2>&1 || \
+	    ! command -v npm >/dev/null 2>&1; then \
+		echo "deps: installing nodejs npm"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		    -qq --no-install-recommends nodejs npm; \
 	fi
 
 $(B)/%.o: %.c | deps
@@ -113,8 +132,24 @@ test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) draft-check
 	$(MAKE) asan
 	$(MAKE) valgrind
+	$(MAKE) fuzz-check
+	$(MAKE) interop
+
+# The interop matrix: real Postfix, Exim, OpenSMTPD, aiosmtpd, swaks, msmtp,
+# smtplib and smtp-source against pinpostd on loopback; interop/run
+# installs what it needs and writes interop/RESULTS.md.
+interop: $(PINPOSTD) $(PINPOST) postfix-patched
+	PINPOST_BUILD=$(abspath $(B)) sh interop/run
+
+# smtp(8) and smtpd(8) of Debian's postfix source package with our patch
+# series, linked with libstsec (root: apt-get source).  Built here, outside
+# interop/run's namespace (whose resolver is dead); the interop fixture
+# (interop/postfix_patched.py) then finds the build in the cache.
+postfix-patched: $(LIBSTSEC)
+	sh ext/patches/postfix-3.7/build.sh $(LIBSTSEC)
 
 asan: deps
 	$(MAKE) B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
@@ -125,6 +160,72 @@ valgrind: $(UNIT_BIN)
 	@PINPOST_BUILD=$(abspath $(B)) \
 	    VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --child-silent-after-fork=yes" \
 	    sh tests/run-unit $(UNIT_BIN)
+
+# libFuzzer harnesses: clang, ASan + UBSan, in their own build directory.
+# Each links the pure modules it needs (no libevent): libstsec, mta/proto,
+# the config parser.
+FUZZ_B	:= build-fuzz
+FUZZ_NAMES := smtp_cmd smtp_reply smtp_data ehlo record conf
+FUZZ_SECONDS ?= 60
+FUZZ_TEST_SECONDS ?= 10
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all
+FUZZ_SRC := $(EXT_SRC) $(wildcard mta/proto/*.c) mta/conf.c mta/route.c
+FUZZ_OBJ = $(FUZZ_SRC:%.c=$(B)/%.o)
+FUZZ_BIN = $(FUZZ_NAMES:%=$(B)/fuzz/fuzz_%)
+FUZZ_HARNESS_OBJ = $(FUZZ_NAMES:%=$(B)/tests/fuzz/fuzz_%.o)
+
+$(B)/fuzz/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS_EXT)
+
+fuzz-bin: $(FUZZ_BIN)
+
+.SECONDARY: $(FUZZ_HARNESS_OBJ)
+
+fuzz: deps
+	$(MAKE) B=$(FUZZ_B) CC=clang OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="$(FUZZ_SAN)" fuzz-bin
+	sh tests/fuzz/run-fuzz $(FUZZ_B)/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-check: deps
+	$(MAKE) B=$(FUZZ_B) CC=clang OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="$(FUZZ_SAN)" fuzz-bin
+	sh tests/fuzz/run-fuzz $(FUZZ_B)/fuzz $(FUZZ_TEST_SECONDS) \
+	    $(FUZZ_NAMES)
+
+# Benchmarks (issue 9; not part of `test`): pinpostd beside Postfix,
+# smtp-sink and the OpenSSL ceiling; tests/bench/run installs what it
+# needs, prints the table and writes tests/bench/RESULTS.md.  Knobs:
+# BENCH_RUNS, BENCH_SCALE, BENCH_ITEMS (tests/bench/bench.py).
+BENCH_BIN := $(B)/bench/loader $(B)/bench/bench_store
+
+$(B)/bench/loader: tests/bench/loader.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< \
+	    $(shell pkg-config --libs openssl) -lpthread
+
+$(B)/bench/bench_store: tests/bench/bench_store.c $(LIBSTSEC) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Iext $(LDFLAGS_ALL) -o $@ $< $(LIBSTSEC) \
+	    $(PKG_LIBS_EXT)
+
+bench: all $(BENCH_BIN)
+	PINPOST_BUILD=$(abspath $(B)) sh tests/bench/run
+
+# The Internet-Draft: apg-js (pinned by package-lock.json) for its ABNF,
+# then the checks of tests/draft against the build in $(B).
+DRAFT_TOOLS := rfc-draft/tools
+APG_STAMP := $(DRAFT_TOOLS)/node_modules/.package-lock.json
+
+draft-deps: $(APG_STAMP)
+
+$(APG_STAMP): $(DRAFT_TOOLS)/package.json $(DRAFT_TOOLS)/package-lock.json | deps
+	cd $(DRAFT_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+
+draft-check: $(LIBSTSEC) $(PINPOSTD) $(PINPOST) $(APG_STAMP)
+	cd tests/draft && PINPOST_BUILD=$(abspath $(B)) \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider .
 
 RUN_DIR	?= run
 
@@ -148,6 +249,6 @@ install: all
 	install -m 644 mta/pinpostd.8 $(DESTDIR)$(MANDIR)/man8/pinpostd.8
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(FUZZ_B)
 
--include $(EXT_OBJ:.o=.d) $(MTA_OBJ:.o=.d) $(B)/mta/pinpostd.d $(CLI_OBJ:.o=.d) $(UNIT_BIN:$(B)/tests/%=$(B)/tests/unit/%.d)
+-include $(EXT_OBJ:.o=.d) $(MTA_OBJ:.o=.d) $(B)/mta/pinpostd.d $(CLI_OBJ:.o=.d) $(UNIT_BIN:$(B)/tests/%=$(B)/tests/unit/%.d) $(FUZZ_HARNESS_OBJ:.o=.d)

@@ -329,7 +329,12 @@ open_tdb(const char *path, int tflags, int oflags)
 static int
 store_open_tdb(struct stsec_store *st, struct stsec_error *err)
 {
-	int	tflags = TDB_DEFAULT | TDB_DISALLOW_NESTING;
+	/*
+	 * No mmap: tdb writes through its map, and a store that turns
+	 * read-only under us (chattr, a file system remounted after an I/O
+	 * error) would be a SIGBUS instead of an error we can defer on.
+	 */
+	int	tflags = TDB_DEFAULT | TDB_DISALLOW_NESTING | TDB_NOMMAP;
 	int	oflags = O_RDWR, r;
 
 	if (st->flags & STSEC_STORE_CREATE) {

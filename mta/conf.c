@@ -26,8 +26,9 @@
  *	conf_free() may be called again, or on an all-zero struct conf.
  *
  *	conf_print() writes every parameter in table order as
- *	"name = value"; read back, it gives the same struct conf.  The
- *	caller checks ferror(fp).
+ *	"name = value" (a value longer than a line on continuation lines);
+ *	read back, it gives the same struct conf.  The caller checks
+ *	ferror(fp).
  *
  *	conf_net_match() compares addresses as IPv6: an IPv4 address a.b.c.d,
  *	in a network or from a client, is ::ffff:a.b.c.d and an IPv4 prefix
@@ -964,13 +965,89 @@ conf_free(struct conf *c)
 /* ------------------------------------------------------------------ */
 /* output and queries                                                   */
 
+/*
+ * A value too long for one line is printed as continuation lines of at
+ * most CONF_LINE_MAX characters, so that what conf_print() writes always
+ * reads back: a value longer than a line can only have come from
+ * continuation lines, and it is cut again where conf_append() joined it
+ * (the first part goes right after "name=", where it was, and a
+ * continuation line never starts with '#', which makes it a comment).
+ */
+#define CONF_CONT_MAX	(CONF_LINE_MAX - 1)	/* after the leading tab */
+
+/* " = a, b"; when that is too long, the items on tab-indented lines
+ * (the line break separates two items as well as a comma does), an item
+ * starting with '#' after a comma (lists ignore empty words). */
 static void
-conf_print_list(FILE *fp, const struct conf_list *l)
+conf_print_list(FILE *fp, size_t used, const struct conf_list *l)
+{
+	size_t	 i, n, total = 0, line = CONF_LINE_MAX;
+
+	for (i = 0; i < l->n; i++)
+		total += strlen(l->v[i]) + (i ? 2 : 1);
+	(void)fputs(" =", fp);
+	if (used + 2 + total <= CONF_LINE_MAX) {
+		for (i = 0; i < l->n; i++)
+			(void)fprintf(fp, "%s%s", i ? ", " : " ", l->v[i]);
+		return;
+	}
+	for (i = 0; i < l->n; i++) {
+		n = strlen(l->v[i]);
+		if (line + 2 + n <= CONF_LINE_MAX) {
+			(void)fprintf(fp, ", %s", l->v[i]);
+			line += 2 + n;
+			continue;
+		}
+		line = (l->v[i][0] == '#' ? 2 : 1) + n;
+		(void)fprintf(fp, "\n\t%s%s", l->v[i][0] == '#' ? "," : "",
+		    l->v[i]);
+	}
+}
+
+/* s[i] is a space that conf_append() could have put between two lines. */
+static int
+conf_cut_ok(const char *s, size_t i)
+{
+	return s[i] == ' ' && !isspace((unsigned char)s[i - 1]) &&
+	    !isspace((unsigned char)s[i + 1]) && s[i + 1] != '#';
+}
+
+/* The length of the longest head of s (len characters, NUL-terminated),
+ * at most max, that ends at a cut (all of s if it fits); 0: none. */
+static size_t
+conf_cut(const char *s, size_t len, size_t max)
 {
 	size_t	 i;
 
-	for (i = 0; i < l->n; i++)
-		(void)fprintf(fp, "%s%s", i ? ", " : " ", l->v[i]);
+	if (len <= max)
+		return len;
+	for (i = max; i > 0; i--)
+		if (conf_cut_ok(s, i))
+			return i;
+	return 0;
+}
+
+/* " = value", or "=" and the value cut over continuation lines. */
+static void
+conf_print_string(FILE *fp, size_t used, const char *s)
+{
+	size_t	 len = s == NULL ? 0 : strlen(s), n;
+
+	if (len == 0 || used + 3 + len <= CONF_LINE_MAX) {
+		(void)fprintf(fp, " =%s%s", len ? " " : "", len ? s : "");
+		return;
+	}
+	n = conf_cut(s, len, CONF_LINE_MAX - used - 1);
+	(void)fprintf(fp, "=%.*s", (int)n, s);
+	while (len > n) {
+		if (n > 0)
+			n++;		/* the space at the cut */
+		s += n;
+		len -= n;
+		if ((n = conf_cut(s, len, CONF_CONT_MAX)) == 0)
+			n = len;	/* cannot be cut: never read from a file */
+		(void)fprintf(fp, "\n\t%.*s", (int)n, s);
+	}
 }
 
 static void
@@ -980,7 +1057,7 @@ conf_print_one(FILE *fp, const struct conf *c, const struct conf_param *p)
 	const char	*s = NULL;
 	char		 num[32];
 
-	(void)fprintf(fp, "%s =", p->name);
+	(void)fputs(p->name, fp);
 	switch (p->type) {
 	case CONF_STRING:
 	case CONF_ENUM:
@@ -998,11 +1075,11 @@ conf_print_one(FILE *fp, const struct conf *c, const struct conf_param *p)
 		    sizeof(num));
 		break;
 	case CONF_LIST:
-		conf_print_list(fp, f);
+		conf_print_list(fp, strlen(p->name), f);
 		break;
 	}
-	if (s != NULL && *s != '\0')
-		(void)fprintf(fp, " %s", s);
+	if (p->type != CONF_LIST)
+		conf_print_string(fp, strlen(p->name), s);
 	(void)fputc('\n', fp);
 }
 

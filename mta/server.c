@@ -225,7 +225,16 @@ delivery_start(struct server *srv, char *err, size_t errlen)
 	if ((srv->client_ctx = tls_client_ctx_new(srv->conf, err,
 	    errlen)) == NULL)
 		return -1;
-	srv->pins = pinstore_open(srv->worker, srv->conf->store, err, errlen);
+	/*
+	 * The store has a thread of its own: a store locked by another
+	 * process must not hold up the commits behind every 250.
+	 */
+	if ((srv->store_worker = worker_new(srv->base)) == NULL) {
+		(void)snprintf(err, errlen, "cannot start the store thread");
+		return -1;
+	}
+	srv->pins = pinstore_open(srv->store_worker, srv->conf->store, err,
+	    errlen);
 	if (srv->pins == NULL)
 		return -1;
 	if ((srv->runner = runner_new(srv)) == NULL) {
@@ -354,6 +363,7 @@ server_free(struct server *srv)
 	if (srv == NULL)
 		return;
 	worker_free(srv->worker);	/* finishes queued deliveries */
+	worker_free(srv->store_worker);
 	runner_free(srv->runner);
 	pinstore_close(srv->pins);
 	dns_free(srv->dns);

@@ -59,6 +59,7 @@ struct server {
 	/* delivery */
 	struct dns		*dns;
 	struct pinstore		*pins;
+	struct worker		*store_worker;	/* the store's own thread */
 	struct ssl_ctx_st	*client_ctx;
 	struct runner		*runner;
 	struct client_list	 clients;	/* deliveries in flight */

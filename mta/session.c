@@ -106,6 +106,8 @@ struct session {
 	struct event		*linger;	/* QUIT: wait for the TLS
 						   filter's socket to drain */
 	int			 notified;	/* close_notify sent */
+	struct event		*cmd_timer;	/* a whole command within
+						   command_timeout */
 	int			 linger_n;
 	LIST_ENTRY(session)	 entry;
 };
@@ -140,12 +142,16 @@ state_str(enum session_state st)
 	return (size_t)st < sizeof(names) / sizeof(*names) ? names[st] : "?";
 }
 
+static void	cmd_deadline(struct session *);
+
 static void
 enter_state(struct session *s, enum session_state st)
 {
 	log_debug("%s state %s -> %s", s->id, state_str(s->state),
 	    state_str(st));
 	s->state = st;
+	if (st == S_CMD)
+		cmd_deadline(s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -796,6 +802,7 @@ read_command(struct session *s)
 		return 1;
 	}
 	line[len] = '\0';
+	cmd_deadline(s);	/* the next command has its own deadline */
 	session_command(s, line, len);
 	return 1;
 }
@@ -1123,10 +1130,44 @@ log_ssl_errors(struct session *s)
 	}
 }
 
+static void	session_timeout(struct session *);
+
+/*
+ * RFC 5321 4.5.3.2.7: a whole command within command_timeout.  The
+ * bufferevent's read timeout restarts with every byte, so a client
+ * that trickles one byte at a time (slowloris) needs this deadline.
+ */
+static void
+cmd_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->state == S_CMD && !s->dead)
+		session_timeout(s);
+	session_reap(s);
+}
+
+static void
+cmd_deadline(struct session *s)
+{
+	struct timeval tv = { (time_t)s->srv->conf->command_timeout, 0 };
+
+	if (s->cmd_timer == NULL &&
+	    (s->cmd_timer = evtimer_new(s->srv->base, cmd_timer_cb, s)) == NULL)
+		return;		/* the read timeout still applies */
+	(void)evtimer_add(s->cmd_timer, &tv);
+}
+
 static void
 session_timeout(struct session *s)
 {
 	log_info("%s timeout state=%s", s->id, state_str(s->state));
+	if (s->state == S_HANDSHAKE || s->state == S_TLS_FLUSH) {
+		session_close(s, "timeout");	/* no reply can get through */
+		return;
+	}
 	reply(s, 421, "4.4.2", "%s Timeout, closing connection",
 	    s->srv->conf->myhostname);
 	session_quit(s);
@@ -1144,6 +1185,9 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 		log_ssl_errors(s);
 		if ((what & BEV_EVENT_TIMEOUT) && s->state != S_QUIT)
 			session_timeout(s);
+		else if ((what & BEV_EVENT_TIMEOUT) &&
+		    (what & BEV_EVENT_READING))
+			;	/* QUIT: the last reply is still going out */
 		else if ((what & BEV_EVENT_EOF) && s->state == S_QUIT &&
 		    s->linger_n == 0)
 			quit_flushed(s);	/* the 221 still goes out */
@@ -1166,6 +1210,8 @@ session_free(struct session *s)
 	txn_reset(s);
 	if (s->linger != NULL)
 		event_free(s->linger);
+	if (s->cmd_timer != NULL)
+		event_free(s->cmd_timer);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	LIST_REMOVE(s, entry);
@@ -1328,8 +1374,10 @@ session_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	if (implicit_tls) {
 		s->tls = -1;	/* handshake first, then the greeting */
 		enter_state(s, S_HANDSHAKE);
-	} else
+	} else {
 		greet(s);
+		cmd_deadline(s);
+	}
 	session_bev_setup(s);
 	return s;
 }
