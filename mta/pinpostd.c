@@ -19,6 +19,7 @@
  *	-v	log debug lines too (state changes, commands)
  *	-f	configuration file (default /etc/pinpost/pinpost.conf)
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -177,6 +178,27 @@ remove_pidfile(const struct conf *c)
 		log_warn("%s: %s", path, strerror(errno));
 }
 
+/* Descriptors for max_connections: raise the soft limit to the hard. */
+static void
+raise_nofile(const struct conf *c)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			return;
+	}
+	/* a session takes one descriptor; the rest is queue, store, DNS */
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)c->max_connections + 64 > rl.rlim_cur)
+		log_warn("max_connections %lld does not fit the descriptor "
+		    "limit %llu", (long long)c->max_connections,
+		    (unsigned long long)rl.rlim_cur);
+}
+
 static void
 run(struct server *srv, int foreground)
 {
@@ -184,6 +206,7 @@ run(struct server *srv, int foreground)
 	char	err[CONF_ERR_MAX];
 	size_t	i;
 
+	raise_nofile(srv->conf);
 	if (server_listen(srv, err, sizeof(err)) == -1)
 		log_fatal("%s", err);
 	if (!foreground) {

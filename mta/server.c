@@ -158,6 +158,44 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 	}
 }
 
+/*
+ * accept() failed: out of descriptors (EMFILE, ENFILE) would fail again
+ * at once and spin, so the listeners rest a second; other errors are
+ * logged once per occurrence.
+ */
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	size_t	i;
+
+	(void)fd;
+	(void)what;
+	if (srv->stopping)
+		return;
+	for (i = 0; i < srv->nlis; i++)
+		(void)evconnlistener_enable(srv->lis[i]);
+}
+
+static void
+accept_error_cb(struct evconnlistener *lis, void *arg)
+{
+	struct server *srv = arg;
+	int	e = EVUTIL_SOCKET_ERROR();
+	size_t	i;
+	struct timeval tv = { 1, 0 };
+
+	(void)lis;
+	if (e != EMFILE && e != ENFILE) {
+		log_warn("accept: %s", strerror(e));
+		return;
+	}
+	log_warn("accept: %s; not accepting for 1s", strerror(e));
+	for (i = 0; i < srv->nlis; i++)
+		(void)evconnlistener_disable(srv->lis[i]);
+	(void)event_base_once(srv->base, -1, EV_TIMEOUT, resume_cb, srv, &tv);
+}
+
 static int
 listen_list(struct server *srv, const struct conf_list *l, int tls,
     char *err, size_t errlen)
@@ -177,6 +215,8 @@ listen_list(struct server *srv, const struct conf_list *l, int tls,
 		lis = evconnlistener_new(srv->base, accept_cb, srv,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
 		    LEV_OPT_DISABLED, -1, fd);
+		if (lis != NULL)
+			evconnlistener_set_error_cb(lis, accept_error_cb);
 		if (lis == NULL) {
 			close(fd);
 			(void)snprintf(err, errlen, "listener for %s failed",
