@@ -145,17 +145,6 @@ struct fx {
 /* ------------------------------------------------------------------ */
 /* fixtures and helpers							*/
 
-static void
-write_file(const char *path, const void *data, size_t len)
-{
-	int	fd;
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
-		fail_msg("%s: %s", path, strerror(errno));
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
-}
-
 static int
 setup(void **state)
 {
@@ -174,7 +163,7 @@ setup(void **state)
 		return -1;
 	}
 	(void)snprintf(path, sizeof(path), "%s/oracle.py", fx->dir);
-	write_file(path, oracle_py, strlen(oracle_py));
+	TU_WRITE(path, oracle_py, strlen(oracle_py));
 	*state = fx;
 	return 0;
 }

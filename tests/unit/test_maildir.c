@@ -46,17 +46,6 @@ struct fx {
 /* ------------------------------------------------------------------ */
 /* fixtures and helpers							*/
 
-static void
-write_all(const char *path, const void *data, size_t len)
-{
-	int	fd;
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
-		fail_msg("%s: %s", path, strerror(errno));
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
-}
-
 static int
 setup(void **state)
 {
@@ -189,12 +178,12 @@ test_create(void **state)
 	assert_int_equal(maildir_create(path, fx->err, sizeof(fx->err)), 0);
 	assert_int_equal(file_mode(sub(fx, "../other/cur")), 0700);
 	(void)snprintf(path, sizeof(path), "%s/file", fx->dir);
-	write_all(path, "x", 1);
+	TU_WRITE(path, "x", 1);
 	(void)snprintf(path, sizeof(path), "%s/file/box", fx->dir);
 	assert_int_equal(maildir_create(path, fx->err, sizeof(fx->err)), -1);
 	assert_err_has(fx->err, "/file: not a directory");
 	assert_int_equal(rmdir(sub(fx, "cur")), 0);
-	write_all(sub(fx, "cur"), "x", 1);
+	TU_WRITE(sub(fx, "cur"), "x", 1);
 	assert_int_equal(maildir_create(fx->mbox, fx->err, sizeof(fx->err)),
 	    -1);
 	assert_err_has(fx->err, "user/cur: not a directory");
@@ -216,7 +205,7 @@ test_deliver(void **state)
 	int	pid, n;
 	unsigned q;
 
-	write_all(fx->msg, msg, sizeof(msg) - 1);
+	TU_WRITE(fx->msg, msg, sizeof(msg) - 1);
 	deliver_ok(fx, "Return-Path: <a@b.example>\r\nDelivered-To: "
 	    "c@d.example\r\n", "mx/1:a.example", name);
 	assert_int_equal(strncmp(name, sub(fx, "new/"), strlen(sub(fx,
@@ -252,12 +241,12 @@ test_deliver_big(void **state)
 		msg[i * 65536 - 100] = '\r';
 		msg[i * 65536 + 100] = '\n';
 	}
-	write_all(fx->msg, msg, BIG_LEN);
+	TU_WRITE(fx->msg, msg, BIG_LEN);
 	deliver_ok(fx, NULL, "mx", name);
 	want = crlf_to_lf(msg, BIG_LEN, &wlen);
 	assert_int_equal(wlen, BIG_LEN - 2);
 	file_is(name, want, wlen);
-	write_all(fx->msg, "", 0);
+	TU_WRITE(fx->msg, "", 0);
 	deliver_ok(fx, NULL, NULL, name);
 	file_is(name, "", 0);
 	deliver_ok(fx, "X: y\r\n", NULL, name);
@@ -296,7 +285,7 @@ test_unique(void **state)
 	size_t	i;
 
 	assert_non_null(names = calloc(NDELIVER, sizeof(*names)));
-	write_all(fx->msg, "a\r\n", 3);
+	TU_WRITE(fx->msg, "a\r\n", 3);
 	for (i = 0; i < NDELIVER; i++) {
 		deliver_ok(fx, NULL, "mx", name);
 		assert_non_null(names[i] = strdup(name));
@@ -343,7 +332,7 @@ test_unique_threads(void **state)
 	int	i;
 
 	assert_non_null(names = calloc(NDELIVER, sizeof(*names)));
-	write_all(fx->msg, "a\r\n", 3);
+	TU_WRITE(fx->msg, "a\r\n", 3);
 	for (i = 0; i < 2; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
 		w[i].fx = fx;
@@ -370,7 +359,7 @@ test_errors(void **state)
 	char	name[NAME_LEN], missing[600];
 
 	(void)snprintf(missing, sizeof(missing), "%s/Maildir/nobody", fx->dir);
-	write_all(fx->msg, "a\r\n", 3);
+	TU_WRITE(fx->msg, "a\r\n", 3);
 	assert_int_equal(maildir_deliver(missing, fx->msg, NULL, "mx", name,
 	    sizeof(name), fx->err, sizeof(fx->err)), -1);
 	assert_err_has(fx->err, missing);
@@ -379,7 +368,7 @@ test_errors(void **state)
 	assert_int_equal(maildir_deliver(fx->mbox, fx->msg, NULL, "mx", name,
 	    sizeof(name), fx->err, sizeof(fx->err)), -1);
 	assert_err_has(fx->err, fx->msg);
-	write_all(fx->msg, "a\r\n", 3);
+	TU_WRITE(fx->msg, "a\r\n", 3);
 	assert_int_equal(maildir_deliver(fx->mbox, fx->msg, NULL, "mx", name,
 	    10, fx->err, sizeof(fx->err)), -1);
 	assert_err_has(fx->err, "name buffer too small");

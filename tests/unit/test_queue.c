@@ -132,17 +132,6 @@ read_all(const char *path, size_t *len)
 	return buf;
 }
 
-static void
-write_all(const char *path, const void *data, size_t len)
-{
-	int	fd;
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
-		fail_msg("%s: %s", path, strerror(errno));
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
-}
-
 /* Message bytes, every value 0..255 (CR, LF and NUL too). */
 static unsigned char *
 pattern(size_t len)
@@ -319,7 +308,7 @@ test_open(void **state)
 	assert_err_has(err, fx_path(fx, "nospool/tmp", NULL));
 	assert_err_has(err, "No such file");
 	assert_int_equal(mkdir(fx_path(fx, "s2", NULL), 0700), 0);
-	write_all(fx_path(fx, "s2", "tmp"), "x", 1);
+	TU_WRITE(fx_path(fx, "s2", "tmp"), "x", 1);
 	assert_null(queue_open(fx_path(fx, "s2", NULL), err, sizeof(err)));
 	assert_err_has(err, "s2/tmp: not a directory");
 	assert_null(queue_open("", err, sizeof(err)));
@@ -854,7 +843,7 @@ load_fails(struct fx *fx, const char *text, size_t len, const char *want)
 	struct queue_env env;
 	char	full[256];
 
-	write_all(fx_path(fx, "queue", LID ".env"), text, len);
+	TU_WRITE(fx_path(fx, "queue", LID ".env"), text, len);
 	if (queue_env_load(fx->q, LID, &env, fx->err, sizeof(fx->err)) != -1)
 		fail_msg("loaded: %.*s", (int)len, text);
 	(void)snprintf(full, sizeof(full), "queue/" LID ".env%s", want);
@@ -871,9 +860,9 @@ test_load_errors(void **state)
 	char	*text;
 	size_t	i;
 
-	write_all(fx_path(fx, "queue", LID ".msg"), "m", 1);
+	TU_WRITE(fx_path(fx, "queue", LID ".msg"), "m", 1);
 	text = env_text(NULL);
-	write_all(fx_path(fx, "queue", LID ".env"), text, strlen(text));
+	TU_WRITE(fx_path(fx, "queue", LID ".env"), text, strlen(text));
 	free(text);
 	load_ok(fx, LID, &env);
 	assert_true(env.arrival == 1700000000);
@@ -902,9 +891,9 @@ test_load_errors_v2(void **state)
 	char	*text;
 	size_t	i;
 
-	write_all(fx_path(fx, "queue", LID ".msg"), "m", 1);
+	TU_WRITE(fx_path(fx, "queue", LID ".msg"), "m", 1);
 	text = env_text_from(base2_lines, NBASE2, NULL);
-	write_all(fx_path(fx, "queue", LID ".env"), text, strlen(text));
+	TU_WRITE(fx_path(fx, "queue", LID ".env"), text, strlen(text));
 	free(text);
 	load_ok(fx, LID, &env);
 	assert_int_equal(env.smtputf8, 1);
@@ -940,8 +929,8 @@ test_load_v1_save_v2(void **state)
 	unsigned char *file;
 	size_t	len;
 
-	write_all(fx_path(fx, "queue", LID ".msg"), "m", 1);
-	write_all(fx_path(fx, "queue", LID ".env"), text, strlen(text));
+	TU_WRITE(fx_path(fx, "queue", LID ".msg"), "m", 1);
+	TU_WRITE(fx_path(fx, "queue", LID ".env"), text, strlen(text));
 	load_ok(fx, LID, &env);
 	assert_string_equal(env.sender, "a@b.example");
 	assert_int_equal(env.warned, 0);
@@ -1018,7 +1007,7 @@ test_load_limits(void **state)
 	for (i = 1; i < QUEUE_RCPT_MAX; i++)
 		len += (size_t)snprintf(big + len, cap - len, RCPT_P
 		    "addr=u%zu@x reply=%0400d\n", i, 0);
-	write_all(fx_path(fx, "queue", LID ".env"), big, len);
+	TU_WRITE(fx_path(fx, "queue", LID ".env"), big, len);
 	load_ok(fx, LID, &env);
 	assert_int_equal(env.nrcpt, QUEUE_RCPT_MAX);
 	assert_string_equal(env.rcpt[QUEUE_RCPT_MAX - 1].addr, "u999@x");
@@ -1042,7 +1031,7 @@ test_load_limits_v2(void **state)
 	load_fails(fx, big, strlen(big), ":12: rcpt remote too long");
 	(void)snprintf(big, sizeof(big), "%s" RCPT_L "status=5.999.999 "
 	    "remote=%0255d addr=u reply=\n", text, 0);
-	write_all(fx_path(fx, "queue", LID ".env"), big, strlen(big));
+	TU_WRITE(fx_path(fx, "queue", LID ".env"), big, strlen(big));
 	load_ok(fx, LID, &env);
 	assert_int_equal(strlen(env.rcpt[2].remote), QUEUE_HOST_MAX);
 	assert_string_equal(env.rcpt[2].status, "5.999.999");
@@ -1090,10 +1079,10 @@ test_list_remove(void **state)
 	fill_env(&env, 1);
 	for (i = 0; i < 5; i++)
 		commit_ok(fx, (const unsigned char *)"m", 1, &env, id[i]);
-	write_all(fx_path(fx, "queue", "README"), "x", 1);
-	write_all(fx_path(fx, "queue", "0000018BCFE568000ABC.env"), "x", 1);
-	write_all(fx_path(fx, "queue", LID ".msg"), "x", 1);
-	write_all(fx_path(fx, "queue", LID ".env.old"), "x", 1);
+	TU_WRITE(fx_path(fx, "queue", "README"), "x", 1);
+	TU_WRITE(fx_path(fx, "queue", "0000018BCFE568000ABC.env"), "x", 1);
+	TU_WRITE(fx_path(fx, "queue", LID ".msg"), "x", 1);
+	TU_WRITE(fx_path(fx, "queue", LID ".env.old"), "x", 1);
 	assert_int_equal(queue_remove(fx->q, id[2], fx->err, sizeof(fx->err)),
 	    0);
 	assert_int_equal(queue_remove(fx->q, id[2], fx->err, sizeof(fx->err)),
@@ -1125,12 +1114,12 @@ test_recover(void **state)
 
 	fill_env(&env, 2);
 	commit_ok(fx, (const unsigned char *)"whole", 5, &env, id);
-	write_all(fx_path(fx, "tmp", "0000018bcfe5680000aa.msg"), "x", 1);
-	write_all(fx_path(fx, "tmp", "0000018bcfe5680000aa.env"), "x", 1);
-	write_all(fx_path(fx, "tmp", "odd name"), "", 0);
-	write_all(fx_path(fx, "queue", orphan), "half", 4);
-	write_all(fx_path(fx, "queue", LID ".env"), text, strlen(text));
-	write_all(fx_path(fx, "queue", "notes.txt"), "x", 1);
+	TU_WRITE(fx_path(fx, "tmp", "0000018bcfe5680000aa.msg"), "x", 1);
+	TU_WRITE(fx_path(fx, "tmp", "0000018bcfe5680000aa.env"), "x", 1);
+	TU_WRITE(fx_path(fx, "tmp", "odd name"), "", 0);
+	TU_WRITE(fx_path(fx, "queue", orphan), "half", 4);
+	TU_WRITE(fx_path(fx, "queue", LID ".env"), text, strlen(text));
+	TU_WRITE(fx_path(fx, "queue", "notes.txt"), "x", 1);
 	assert_int_equal(queue_recover(fx->q, fx->err, sizeof(fx->err)), -1);
 	assert_err_has(fx->err, "queue/" LID ".env: envelope without message "
 	    "(1 in all)");

@@ -188,16 +188,6 @@ slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static void
-spew(const char *path, const void *buf, size_t len)
-{
-	FILE	*fp;
-
-	assert_non_null(fp = fopen(path, "wb"));
-	assert_int_equal(fwrite(buf, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
-}
-
 /* The file holds exactly buf[0..len). */
 static void
 assert_file_is(const char *path, const unsigned char *buf, size_t len)
@@ -686,9 +676,9 @@ test_garbage_file(void **state)
 		x = x * 1103515245 + 12345;
 		buf[i] = (unsigned char)(x >> 16);
 	}
-	spew(fx->path, buf, sizeof(buf));
+	TU_WRITE(fx->path, buf, sizeof(buf));
 	refused_untouched(fx->path, "not a tdb file");
-	spew(fx->path, "TDB file\n", 9);
+	TU_WRITE(fx->path, "TDB file\n", 9);
 	refused_untouched(fx->path, "not a tdb file");
 }
 
@@ -701,7 +691,7 @@ test_empty_file(void **state)
 {
 	struct fx *fx = *state;
 
-	spew(fx->path, "", 0);
+	TU_WRITE(fx->path, "", 0);
 	open_fails(fx->path, 0, "not a tdb file");
 	open_fails(fx->path, STSEC_STORE_RDONLY, "not a tdb file");
 	open_fails(fx->path, STSEC_STORE_CREATE, "empty file");
@@ -741,7 +731,7 @@ test_truncated(void **state)
 	cuts[4] = 100;
 	cuts[5] = len - 1;
 	for (i = 0; i < 6; i++) {
-		spew(fx->path, good, cuts[i]);
+		TU_WRITE(fx->path, good, cuts[i]);
 		refused_untouched(fx->path, "damaged");
 	}
 	free(good);
@@ -771,7 +761,7 @@ test_overwritten_structure(void **state)
 	for (i = 0; i < 4; i++) {
 		memcpy(bad, good, len);
 		memset(bad + spots[i].at, 0xa5, spots[i].n);
-		spew(fx->path, bad, len);
+		TU_WRITE(fx->path, bad, len);
 		refused_untouched(fx->path, "damaged");
 	}
 	free(bad);
@@ -791,7 +781,7 @@ test_overwritten_value(void **state)
 
 	buf = populated(fx->path, &len, &key);
 	memset(buf + key + 16, 0xa5, 40);	/* version, type, times */
-	spew(fx->path, buf, len);
+	TU_WRITE(fx->path, buf, len);
 	free(buf);
 	st = open_ok(fx->path, 0);	/* tdb_check sees no damage */
 	assert_int_equal(stsec_store_get_host(st, "h25.example", &h, &e), -1);

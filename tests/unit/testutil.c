@@ -2,11 +2,13 @@
  * testutil.c - helpers shared by the unit tests; see testutil.h.
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -124,4 +126,18 @@ tu_count_entries(const char *dir)
 	if (closedir(d) != 0)
 		return -1;
 	return n;
+}
+
+int
+tu_write_file(const char *path, const void *data, size_t len)
+{
+	int	fd, rc = 0;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
+		return -1;
+	if (write(fd, data, len) != (ssize_t)len)
+		rc = -1;
+	if (close(fd) == -1)
+		rc = -1;
+	return rc;
 }
