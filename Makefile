@@ -13,6 +13,8 @@
 #   make fuzz     each libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS
 #   make fuzz-check  the same for FUZZ_TEST_SECONDS each (part of `test`)
 #   make bench    benchmarks against Postfix and OpenSSL (tests/bench/RESULTS.md)
+#   make fresh-check  README's set-up (make test, make run) on a minimal
+#                 Debian 12 made with debootstrap (tests/fresh/; root)
 #   make install  PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -27,11 +29,31 @@ CC	?= cc
 B	?= build
 PYTHON	:= /usr/bin/python3
 
-# Debian packages the build and the tests need.
-DEB_PKGS := gcc make pkg-config openssl libssl-dev libevent-dev libtdb-dev \
-	tdb-tools libunbound-dev libcmocka-dev libjansson-dev python3 \
-	python3-pytest valgrind swaks unbound clang libclang-rt-14-dev
-
+# Debian packages every target needs.  `make deps` installs them with
+# --no-install-recommends, so what a target takes from another package's
+# Recommends is named here too (make fresh-check proves the list on a
+# minimal Debian 12).
+#   build, unit, asan
+DEB_BUILD := gcc make pkg-config libssl-dev libevent-dev libtdb-dev \
+	libunbound-dev libcmocka-dev libjansson-dev
+#   integration: swaks --tls needs Net::SSLeay and IO::Socket::SSL (swaks
+#   only recommends them); chattr (e2fsprogs), tdbtool, unbound, unshare
+DEB_TEST := openssl tdb-tools python3 python3-pytest unbound swaks \
+	libnet-ssleay-perl libio-socket-ssl-perl e2fsprogs util-linux mount
+#   valgrind (its Recommends are not needed), fuzz, fuzz-check
+DEB_CHECK := valgrind clang libclang-rt-14-dev
+#   interop (interop/run): Postfix, msmtp, aiosmtpd, and the libraries the
+#   unpacked Exim and OpenSMTPD link with
+DEB_INTEROP := postfix msmtp python3-aiosmtpd libgnutls30 libgnutls-dane0 \
+	libidn12 libidn2-0 libnsl2 libdb5.3 libpcre2-8-0 libcrypt1 \
+	libevent-2.1-7 libpam0g libssl3 zlib1g
+#   postfix-patched (ext/patches/postfix-3.7/build.sh): apt-get source
+DEB_POSTFIX := dpkg-dev patch libdb-dev
+#   bench (tests/bench/run): tshark, ip netns, strace, perf; git names the
+#   measured revision
+DEB_BENCH := tshark iproute2 strace linux-perf git
+DEB_PKGS := $(DEB_BUILD) $(DEB_TEST) $(DEB_CHECK) $(DEB_INTEROP) \
+	$(DEB_POSTFIX) $(DEB_BENCH)
 PKGS	:= openssl libevent libevent_openssl tdb libunbound cmocka jansson
 
 # Recursive on purpose: evaluated when a recipe runs, after `deps`.
@@ -70,9 +92,21 @@ TESTUTIL_OBJ := $(B)/tests/unit/testutil.o
 
 .PHONY: all deps test unit integration interop asan valgrind install clean run \
 	postfix-patched \
-	fuzz fuzz-check fuzz-bin draft-deps draft-check bench
+	fuzz fuzz-check fuzz-bin draft-deps draft-check bench fresh-check
 
 all: $(LIBSTSEC) $(PINPOSTD) $(PINPOST)
+
+# apt-get install as root (sudo otherwise), answering the packages that
+# ask: no system Postfix (only private instances run here), no setuid
+# dumpcap; a newly installed Postfix is not enabled either.
+APT_INSTALL = SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	printf '%s\n' \
+	    'postfix postfix/main_mailer_type select No configuration' \
+	    'wireshark-common wireshark-common/install-setuid boolean false' | \
+	    $$SUDO debconf-set-selections && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	    -qq --no-install-recommends
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -81,20 +115,18 @@ deps:
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$missing"; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
-		    -qq --no-install-recommends $$missing; \
-	fi
+		$(APT_INSTALL) $$missing || exit 1; \
+		case " $$missing " in *" postfix "*) \
+			$$SUDO systemctl disable postfix >/dev/null 2>&1; \
+			$$SUDO update-rc.d postfix disable >/dev/null 2>&1; \
+		esac; \
+	fi; exit 0
 	@# node and npm for the draft's ABNF check: by command, not by
 	@# package name, since NodeSource's nodejs package ships npm too
 	@if ! command -v node >/dev/null 2>&1 || \
 	    ! command -v npm >/dev/null 2>&1; then \
 		echo "deps: installing nodejs npm"; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y \
-		    -qq --no-install-recommends nodejs npm; \
+		$(APT_INSTALL) nodejs npm; \
 	fi
 
 $(B)/%.o: %.c | deps
@@ -226,6 +258,14 @@ $(APG_STAMP): $(DRAFT_TOOLS)/package.json $(DRAFT_TOOLS)/package-lock.json | dep
 draft-check: $(LIBSTSEC) $(PINPOSTD) $(PINPOST) $(APG_STAMP)
 	cd tests/draft && PINPOST_BUILD=$(abspath $(B)) \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider .
+
+# README's set-up as a new user meets it (not part of `test`: it takes
+# longer than CI's budget): a debootstrap'd minimal Debian 12 (cached in
+# /var/cache/pinpost-fresh), a clean clone of HEAD in it, `apt-get install
+# make`, `make test`, `make run` and one swaks --tls delivery.  Knobs:
+# FRESH_MIRROR, FRESH_REV, FRESH_REBUILD=1 (tests/fresh/fresh-check).
+fresh-check:
+	sh tests/fresh/fresh-check
 
 RUN_DIR	?= run
 
