@@ -18,6 +18,7 @@
  *		exit (0: configuration usable)
  *	-v	log debug lines too (state changes, commands)
  *	-f	configuration file (default /etc/pinpost/pinpost.conf)
+ *	-h, --help  the usage on stdout, exit 0
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -43,11 +44,40 @@
 
 #define CONF_DEFAULT	"/etc/pinpost/pinpost.conf"
 
+#define USAGE	"usage: pinpostd [-dnv] [-f config]\n"
+
+/* A bad command line: the synopsis on stderr, exit 2. */
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: pinpostd [-dnv] [-f config]\n");
+	(void)fputs(USAGE, stderr);
 	exit(2);
+}
+
+/* -h, --help: the synopsis and the options on stdout (pinpostd.8). */
+static int
+help(void)
+{
+	if (fputs(USAGE
+	    "  -d          stay in the foreground and log to standard error\n"
+	    "  -n          check the configuration and the certificate and "
+	    "key, print the\n"
+	    "              PKP self-check verdict and exit (0: usable, 1: "
+	    "not)\n"
+	    "  -v          also log debug lines: every state change and "
+	    "command verb\n"
+	    "  -f config   the configuration file (default " CONF_DEFAULT
+	    ")\n"
+	    "  -h, --help  this text\n"
+	    "Signals: SIGTERM, SIGINT stop; SIGHUP reloads; SIGUSR1 retries "
+	    "what\n"
+	    "spool_dir/flush/ names (pinpost queue flush).\n"
+	    "See pinpostd(8) and pinpost.conf(5).\n", stdout) == EOF ||
+	    fflush(stdout) == EOF) {
+		fprintf(stderr, "pinpostd: --help: cannot write to stdout\n");
+		return 1;
+	}
+	return 0;
 }
 
 /* The directory part of path, for the store's directory. */
@@ -242,10 +272,15 @@ main(int argc, char **argv)
 	struct event_base *base;
 	struct server *srv;
 	char	err[CONF_ERR_MAX];
-	int	ch, foreground = 0, check = 0, debug = 0;
+	int	ch, foreground = 0, check = 0, debug = 0, at_help;
 
-	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+	/* --help is not a getopt option: stop at it among the options */
+	while (!(at_help = optind < argc &&
+	    strcmp(argv[optind], "--help") == 0) &&
+	    (ch = getopt(argc, argv, "df:hnv")) != -1) {
 		switch (ch) {
+		case 'h':
+			return help();
 		case 'd':
 			foreground = 1;
 			break;
@@ -262,6 +297,8 @@ main(int argc, char **argv)
 			usage();
 		}
 	}
+	if (at_help)
+		return help();
 	if (optind != argc)
 		usage();
 	if (check)

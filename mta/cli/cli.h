@@ -10,6 +10,10 @@
  *				smtp_tls_policy_maps
  *	cli_send_main()		pinpost send [-f config] [-S host:port] ...
  *	cli_sendmail_main()	run as "sendmail": sendmail's options
+ *	cli_usage()		a command's synopsis on stderr; returns
+ *				CLI_USAGE (cli_usage.c)
+ *	cli_help()		--help: its synopsis and options on stdout
+ *	cli_wants_help()	whether --help is among the arguments
  *	cli_err()		"pinpost: message" on stderr ("sendmail: " in
  *				sendmail mode); returns CLI_FAIL
  *	cli_store_path()	-s, else $PINPOST_STORE, else the default
@@ -40,6 +44,13 @@ int	cli_policyd_main(struct cli *cli, int argc, char **argv);
 /* These two exit with sysexits.h codes (EX_USAGE, EX_TEMPFAIL, ...). */
 int	cli_send_main(struct cli *cli, int argc, char **argv);
 int	cli_sendmail_main(int argc, char **argv);
+
+/* cmd: a command's name, "sendmail", or NULL for pinpost itself. */
+int	cli_usage(const char *cmd);
+/* CLI_OK, or CLI_FAIL when stdout cannot be written. */
+int	cli_help(const char *cmd);
+/* 1 when an argument before any "--" is "--help". */
+int	cli_wants_help(int argc, char **argv);
 
 int	cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *cli_store_path(const struct cli *cli);

@@ -18,9 +18,7 @@ cli_check_main(struct cli *cli, int argc, char **argv)
 	(void)cli;
 	if (argc == 3 && strcmp(argv[1], "-f") == 0)
 		path = argv[2];
-	else if (argc != 1) {
-		fprintf(stderr, "usage: pinpost check [-f config]\n");
-		return CLI_USAGE;
-	}
+	else if (argc != 1)
+		return cli_usage("check");
 	return check_config(path, stdout, stderr) == 0 ? CLI_OK : CLI_FAIL;
 }

@@ -19,10 +19,8 @@ cli_pin_main(struct cli *cli, int argc, char **argv)
 	int	i, rc = CLI_OK;
 
 	(void)cli;
-	if (argc < 2) {
-		fprintf(stderr, "usage: pinpost pin FILE...\n");
-		return CLI_USAGE;
-	}
+	if (argc < 2)
+		return cli_usage("pin");
 	for (i = 1; i < argc; i++) {
 		if (stsec_pin_from_file(argv[i], &pin, &err) == -1) {
 			rc = cli_err("%s", err.msg);

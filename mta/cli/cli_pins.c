@@ -85,7 +85,7 @@ pins_list(struct cli *cli, int argc, char **argv)
 
 	(void)argv;
 	if (argc != 1)
-		return cli_pins_usage();
+		return cli_usage("pins");
 	if ((st = cli_pins_open(cli, STSEC_STORE_RDONLY)) == NULL)
 		return CLI_FAIL;
 	if (stsec_store_walk(st, list_cb, &now, &err) != 0)
@@ -143,7 +143,7 @@ pins_show(struct cli *cli, int argc, char **argv)
 	int	hf, df, rc = CLI_OK;
 
 	if (argc != 2)
-		return cli_pins_usage();
+		return cli_usage("pins");
 	if ((st = cli_pins_open(cli, STSEC_STORE_RDONLY)) == NULL)
 		return CLI_FAIL;
 	if ((hf = stsec_store_get_host(st, argv[1], &h, &err)) == -1 ||
@@ -172,7 +172,7 @@ pins_forget(struct cli *cli, int argc, char **argv)
 	int	hf, df, rc = CLI_OK;
 
 	if (argc != 2)
-		return cli_pins_usage();
+		return cli_usage("pins");
 	if ((st = cli_pins_open(cli, 0)) == NULL)
 		return CLI_FAIL;
 	if ((hf = stsec_store_forget_host(st, argv[1], &err)) == -1 ||
@@ -275,7 +275,7 @@ pins_add(struct cli *cli, int argc, char **argv)
 	int	rc;
 
 	if (argc < 2)
-		return cli_pins_usage();
+		return cli_usage("pins");
 	memset(&req, 0, sizeof(req));
 	req.max_age = req.stsec = -1;
 	req.now = (int64_t)time(NULL);
@@ -289,20 +289,6 @@ pins_add(struct cli *cli, int argc, char **argv)
 		rc = cli_err("%s", err.msg);
 	stsec_store_close(st);
 	return rc;
-}
-
-int
-cli_pins_usage(void)
-{
-	fprintf(stderr,
-	    "usage: pinpost [-s store] pins list\n"
-	    "       pinpost [-s store] pins show NAME\n"
-	    "       pinpost [-s store] pins forget NAME\n"
-	    "       pinpost [-s store] pins add HOST [--pin B64]... "
-	    "[--max-age N] [--stsec N]\n"
-	    "       pinpost [-s store] pins export [FILE]\n"
-	    "       pinpost [-s store] pins import [FILE]\n");
-	return CLI_USAGE;
 }
 
 static const struct {
@@ -328,10 +314,10 @@ cli_pins_main(struct cli *cli, int argc, char **argv)
 		argv += 2;
 	}
 	if (argc < 2)
-		return cli_pins_usage();
+		return cli_usage("pins");
 	for (i = 0; i < sizeof(pins_cmds) / sizeof(*pins_cmds); i++)
 		if (strcmp(argv[1], pins_cmds[i].name) == 0)
 			return pins_cmds[i].fn(cli, argc - 1, argv + 1);
 	(void)cli_err("pins: unknown command: %s", argv[1]);
-	return cli_pins_usage();
+	return cli_usage("pins");
 }

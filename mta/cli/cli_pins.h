@@ -2,7 +2,6 @@
  * cli_pins.h - pinpost pins: declarations shared by its two files.
  *
  *	cli_pins_open()		open the store; prints the error on failure
- *	cli_pins_usage()	the usage text; returns CLI_USAGE
  *	cli_pins_export()	pins export [FILE]	(cli_pins_json.c)
  *	cli_pins_import()	pins import [FILE]	(cli_pins_json.c)
  */
@@ -15,7 +14,6 @@ struct cli;
 struct stsec_store;
 
 struct stsec_store *cli_pins_open(const struct cli *cli, int flags);
-int	cli_pins_usage(void);
 int	cli_pins_export(struct cli *cli, int argc, char **argv);
 int	cli_pins_import(struct cli *cli, int argc, char **argv);
 

@@ -117,7 +117,7 @@ cli_pins_export(struct cli *cli, int argc, char **argv)
 	int	 rc;
 
 	if (argc > 2)
-		return cli_pins_usage();
+		return cli_usage("pins");
 	doc = json_pack("{s:s, s:i, s:{}, s:{}}", "format", FORMAT_NAME,
 	    "version", FORMAT_VERSION, "hosts", "domains");
 	if (doc == NULL)
@@ -433,7 +433,7 @@ cli_pins_import(struct cli *cli, int argc, char **argv)
 	int	 rc;
 
 	if (argc > 2)
-		return cli_pins_usage();
+		return cli_usage("pins");
 	memset(&im, 0, sizeof(im));
 	im.file = argc == 2 ? argv[1] : "stdin";
 	if ((doc = imp_load(argc == 2 ? argv[1] : NULL, im.file)) == NULL)

@@ -103,14 +103,6 @@ stop_cb(int sig)
 /* cli_err() for functions that return -1 on failure. */
 #define FAIL(...)	(cli_err(__VA_ARGS__), -1)
 
-static int
-usage(void)
-{
-	fprintf(stderr, "usage: pinpost [-s store] policyd [-v] [-n name] "
-	    "[-c max] unix:PATH|inet:ADDR:PORT\n");
-	return CLI_USAGE;
-}
-
 /* ------------------------------------------------------------------ */
 /* answers								*/
 
@@ -546,21 +538,21 @@ cli_policyd_main(struct cli *cli, int argc, char **argv)
 			break;
 		case 'n':
 			if (optarg[0] == '\0' || strchr(optarg, ' ') != NULL)
-				return usage();
+				return cli_usage("policyd");
 			p.map = optarg;
 			break;
 		case 'c':
 			v = strtol(optarg, &end, 10);
 			if (*end != '\0' || v < 1 || v > CONN_MAX_LIMIT)
-				return usage();
+				return cli_usage("policyd");
 			p.maxconn = (size_t)v;
 			break;
 		default:
-			return usage();
+			return cli_usage("policyd");
 		}
 	}
 	if (argc - optind != 1)
-		return usage();
+		return cli_usage("policyd");
 	log_init("pinpost-policyd", 1, p.verbose);
 	if ((p.conn = calloc(p.maxconn, sizeof(*p.conn))) == NULL)
 		return cli_err("policyd: out of memory");

@@ -60,16 +60,6 @@ struct probe_run {
 };
 
 static int
-probe_usage(void)
-{
-	fprintf(stderr, "usage: pinpost probe [-v] [-f config] [-s store] [-a] "
-	    "[--early] [--json] [--learn]\n"
-	    "           [--implicit] [--port N] [--timeout SECS] "
-	    "[--resolver ADDR[@PORT]] DESTINATION\n");
-	return CLI_USAGE;
-}
-
-static int
 opt_num(const char *opt, const char *v, long hi, long *out)
 {
 	char	*end;
@@ -131,16 +121,16 @@ probe_parse(int argc, char **argv, struct probe_opts *o)
 			continue;
 		r = probe_valued(argv[i], i + 1 < argc ? argv[i + 1] : NULL, o);
 		if (r == -1)
-			return probe_usage();
+			return cli_usage("probe");
 		if (r == 1) {
 			i++;
 			continue;
 		}
 		if (argv[i][0] == '-' || o->dest != NULL)
-			return probe_usage();
+			return cli_usage("probe");
 		o->dest = argv[i];
 	}
-	return o->dest != NULL ? CLI_OK : probe_usage();
+	return o->dest != NULL ? CLI_OK : cli_usage("probe");
 }
 
 /* ------------------------------------------------------------------ */

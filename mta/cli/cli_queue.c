@@ -43,16 +43,6 @@
 #define QUEUE_HDR_SHOW	(64 * 1024)	/* header octets show prints */
 #define QUEUE_PATH_MAX	4096
 
-static int
-queue_usage(void)
-{
-	fprintf(stderr, "usage: pinpost queue [-f config] list\n"
-	    "       pinpost queue [-f config] show ID\n"
-	    "       pinpost queue [-f config] delete ID\n"
-	    "       pinpost queue [-f config] flush [ID]\n");
-	return CLI_USAGE;
-}
-
 static void
 put_text(FILE *fp, const char *s, size_t n)
 {
@@ -400,11 +390,11 @@ queue_dispatch(const struct conf *c, int argc, char **argv)
 
 	if (strcmp(argv[0], "flush") == 0)
 		return argc <= 2 ? cli_queue_flush(c->spool_dir, argc == 2 ?
-		    argv[1] : NULL) : queue_usage();
+		    argv[1] : NULL) : cli_usage("queue");
 	if ((strcmp(argv[0], "list") == 0 && argc != 1) ||
 	    ((strcmp(argv[0], "show") == 0 || strcmp(argv[0], "delete") == 0)
 	    && argc != 2))
-		return queue_usage();
+		return cli_usage("queue");
 	if ((q = queue_open_existing(c->spool_dir)) == NULL)
 		return CLI_FAIL;
 	if (strcmp(argv[0], "list") == 0)
@@ -414,7 +404,7 @@ queue_dispatch(const struct conf *c, int argc, char **argv)
 	else if (strcmp(argv[0], "delete") == 0)
 		rc = queue_delete_cmd(q, c->spool_dir, argv[1]);
 	else
-		rc = queue_usage();
+		rc = cli_usage("queue");
 	queue_close(q);
 	return rc;
 }
@@ -430,13 +420,13 @@ cli_queue_main(struct cli *cli, int argc, char **argv)
 	(void)cli;
 	while ((ch = getopt(argc, argv, "+f:")) != -1) {
 		if (ch != 'f')
-			return queue_usage();
+			return cli_usage("queue");
 		path = optarg;
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		return queue_usage();
+		return cli_usage("queue");
 	if (conf_load(path, &c, err, sizeof(err)) == -1)
 		return cli_err("%s", err);
 	rc = queue_dispatch(&c, argc, argv);

@@ -64,8 +64,7 @@ struct send_ctx {
 static int
 send_usage(void)
 {
-	fprintf(stderr, "usage: pinpost send [-f config] [-S host:port] "
-	    "[-F sender] [-t] [-i] [rcpt...]\n");
+	(void)cli_usage("send");
 	return EX_USAGE;
 }
 

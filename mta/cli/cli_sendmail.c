@@ -25,8 +25,7 @@
 static int
 sm_usage(void)
 {
-	fprintf(stderr, "usage: sendmail [-t] [-i] [-oi] [-f sender] "
-	    "[-F fullname] [-C config] [-bm] [-odi] [-odb] [rcpt...]\n");
+	(void)cli_usage("sendmail");
 	return EX_USAGE;
 }
 

@@ -11,7 +11,9 @@
  *	names the file or record and the problem), 2 on a usage error;
  *	send, and sendmail mode, exit with sysexits.h codes instead.
  *	Called by a name whose last component is "sendmail", pinpost is
- *	sendmail (cli_sendmail.c).
+ *	sendmail (cli_sendmail.c).  --help (or -h before the command)
+ *	prints the usage on stdout and exits 0: pinpost's, or that of the
+ *	command among whose arguments it is (cli_usage.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,38 +27,20 @@
 struct cli_cmd {
 	const char	*name;
 	int		(*main)(struct cli *, int, char **);
-	const char	*usage;
 };
 
+/* Their usage texts are in cli_usage.c. */
 static const struct cli_cmd cli_cmds[] = {
-	{ "pin", cli_pin_main, "pin FILE...              print the SPKI pin "
-	    "of a certificate, key or CSR" },
-	{ "pins", cli_pins_main, "pins list|show|forget|add|export|import  "
-	    "the pin/policy store" },
-	{ "check", cli_check_main, "check [-f config]        check pinpostd's "
-	    "configuration and PKP self-check" },
-	{ "probe", cli_probe_main, "probe [options] DESTINATION  TLS, pins "
-	    "and STSEC of a server" },
-	{ "queue", cli_queue_main, "queue [-f config] list|show ID|delete ID|"
-	    "flush [ID]  the mail queue" },
-	{ "policyd", cli_policyd_main, "policyd [-v] [-n name] [-c max] "
-	    "unix:PATH|inet:ADDR:PORT  TLS policy for Postfix (socketmap)" },
-	{ "send", cli_send_main, "send [-f config] [-S host:port] [-F sender] "
-	    "[-t] [-i] [rcpt...]  submit a message from stdin" },
+	{ "pin", cli_pin_main },
+	{ "pins", cli_pins_main },
+	{ "check", cli_check_main },
+	{ "probe", cli_probe_main },
+	{ "queue", cli_queue_main },
+	{ "policyd", cli_policyd_main },
+	{ "send", cli_send_main },
 };
 
 static const char *cli_progname = "pinpost";
-
-static int
-usage(void)
-{
-	size_t	i;
-
-	fprintf(stderr, "usage: pinpost [-s store] command [args...]\n");
-	for (i = 0; i < sizeof(cli_cmds) / sizeof(*cli_cmds); i++)
-		fprintf(stderr, "       pinpost %s\n", cli_cmds[i].usage);
-	return CLI_USAGE;
-}
 
 int
 cli_err(const char *fmt, ...)
@@ -96,6 +80,22 @@ cli_time_str(int64_t t, char *buf, size_t len)
 	return buf;
 }
 
+/* --help among pinpost's own options (before the command). */
+static int
+top_help(int argc, char **argv)
+{
+	int	i;
+
+	for (i = 1; i < argc && argv[i][0] == '-' &&
+	    strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0)
+			return 1;
+		if (strcmp(argv[i], "-s") == 0)
+			i++;	/* its value */
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -108,27 +108,35 @@ main(int argc, char **argv)
 	base = base != NULL ? base + 1 : argc > 0 ? argv[0] : "";
 	if (strcmp(base, "sendmail") == 0) {
 		cli_progname = "sendmail";
+		if (argc > 1 && cli_wants_help(argc - 1, argv + 1))
+			return cli_help("sendmail");
 		return cli_sendmail_main(argc, argv);
 	}
+	if (top_help(argc, argv))
+		return cli_help(NULL);
 	while ((ch = getopt(argc, argv, "+s:h")) != -1) {
 		switch (ch) {
 		case 's':
 			cli.store_path = optarg;
 			break;
+		case 'h':
+			return cli_help(NULL);
 		default:
-			return usage();
+			return cli_usage(NULL);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		return usage();
+		return cli_usage(NULL);
 	for (i = 0; i < sizeof(cli_cmds) / sizeof(*cli_cmds); i++) {
-		if (strcmp(argv[0], cli_cmds[i].name) == 0) {
-			optind = 1;	/* commands parse their own options */
-			return cli_cmds[i].main(&cli, argc, argv);
-		}
+		if (strcmp(argv[0], cli_cmds[i].name) != 0)
+			continue;
+		if (cli_wants_help(argc - 1, argv + 1))
+			return cli_help(argv[0]);
+		optind = 1;	/* commands parse their own options */
+		return cli_cmds[i].main(&cli, argc, argv);
 	}
 	cli_err("unknown command: %s", argv[0]);
-	return usage();
+	return cli_usage(NULL);
 }
