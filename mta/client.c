@@ -116,7 +116,7 @@ struct client {
 	int			 data_sent;	/* DATA in the pipeline */
 	int			 bdat;
 	int			 fd;
-	int			 at_line_start, last_lf;
+	struct smtp_out		 out;		/* line ends, dot-stuffing */
 	int			 body_done;
 	/* a failure to give every recipient without a result */
 	int			 fail_code;
@@ -485,20 +485,42 @@ txn_begin(struct client *c)
 	enter_state(c, C_TXN);
 }
 
+/*
+ * The octets BDAT will send: the file with every line end made CRLF
+ * (a message queued before bare CR/LF were refused may hold some).
+ */
+static int
+body_size(struct client *c, uint64_t *size)
+{
+	struct smtp_out o;
+	char	in[BODY_CHUNK];
+	ssize_t	n;
+
+	smtp_out_init(&o, 0);
+	*size = 0;
+	while ((n = read(c->fd, in, sizeof(in))) > 0)
+		*size += smtp_out_feed(&o, in, (size_t)n, NULL);
+	if (n < 0 || lseek(c->fd, 0, SEEK_SET) == -1)
+		return -1;
+	return 0;
+}
+
 static void
 body_begin(struct client *c)
 {
-	if ((c->fd = open(c->d->msg_path, O_RDONLY | O_CLOEXEC)) == -1) {
+	uint64_t size = 0;
+
+	if ((c->fd = open(c->d->msg_path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (c->bdat && body_size(c, &size) == -1)) {
 		set_fail(c, 451, "4.3.0", "451 4.3.0 cannot read the queued "
 		    "message: %s", strerror(errno));
 		send_quit(c);
 		return;
 	}
-	c->at_line_start = 1;
-	c->last_lf = 1;
+	smtp_out_init(&c->out, !c->bdat);
 	c->body_done = 0;
 	if (c->bdat)
-		send_line(c, "BDAT %" PRIu64 " LAST", msg_size(c));
+		send_line(c, "BDAT %" PRIu64 " LAST", size);
 	out_flush(c);			/* the commands before the body */
 	enter_state(c, C_BODY);
 	client_write_cb(c->bev, c);
@@ -524,19 +546,13 @@ body_feed(struct client *c)
 		return;
 	}
 	if (n > 0) {
-		c->last_lf = in[n - 1] == '\n';
-		if (c->bdat)
-			(void)evbuffer_add(out, in, (size_t)n);
-		else {
-			m = smtp_data_stuff(&c->at_line_start, in, (size_t)n,
-			    st);
-			(void)evbuffer_add(out, st, m);
-		}
+		m = smtp_out_feed(&c->out, in, (size_t)n, st);
+		(void)evbuffer_add(out, st, m);
 		return;
 	}
 	c->body_done = 1;
 	if (!c->bdat)
-		(void)evbuffer_add_printf(out, "%s.\r\n", c->last_lf ? "" :
+		(void)evbuffer_add_printf(out, "%s.\r\n", c->out.bol ? "" :
 		    "\r\n");
 }
 
@@ -950,6 +966,37 @@ on_greeting(struct client *c, const struct smtp_reply *r)
 	enter_state(c, C_EHLO);
 }
 
+/*
+ * 221 or 421 to STARTTLS: the server is closing the connection (RFC
+ * 5321 3.8), so nothing more is said on it, in plaintext least of all.
+ * The next host, or the failure for this attempt.  Returns 1 if so.
+ */
+static int
+starttls_closing(struct client *c, const struct smtp_reply *r)
+{
+	char	line[QUEUE_REPLY_MAX + 1];
+
+	if (r->code != 221 && r->code != 421)
+		return 0;
+	reply_line(r, line, sizeof(line));
+	log_info("id=%s host=%s starttls=closing reply=\"%s\"", c->d->id,
+	    c->key, line);
+	if (c->d->probe || no_tls(c, STSEC_TLS_REFUSED) == 0) {
+		/* TLS not required: still a failure of this host. */
+		if (r->code == 421)
+			fail_with_reply(c, r);
+		else
+			set_fail(c, 451, "4.4.2", "451 4.4.2 %s closed the "
+			    "connection in reply to STARTTLS: %s", c->key, line);
+	}
+	if (c->d->probe) {
+		conn_close(c);
+		client_finish(c);
+	} else
+		next_host(c);
+	return 1;
+}
+
 static void
 on_early(struct client *c, const struct smtp_reply *r)
 {
@@ -957,6 +1004,8 @@ on_early(struct client *c, const struct smtp_reply *r)
 
 	if (probe_rep(c) != NULL)
 		probe_rep(c)->early_code = r->code;
+	if (starttls_closing(c, r))
+		return;
 	if (r->code == 220) {
 		if (note && c->hrec.early != STSEC_EARLY_ACCEPTED)
 			(void)pinstore_early(c->srv->pins, c->key, 1);
@@ -977,6 +1026,8 @@ on_starttls(struct client *c, const struct smtp_reply *r)
 {
 	if (probe_rep(c) != NULL)
 		probe_rep(c)->starttls_code = r->code;
+	if (starttls_closing(c, r))
+		return;
 	if (r->code == 220) {
 		start_tls(c);
 		return;

@@ -173,6 +173,7 @@ static const struct conf_param conf_params[] = {
 	P_INT(max_errors, "10", 1, 1000),
 	P_DUR(command_timeout, "300s", 10, 3600),
 	P_DUR(data_timeout, "180s", 10, 3600),
+	P_INT(data_min_rate, "500", 1, 1000000000),
 	P_LIST(local_domains, "localhost", conf_check_domain),
 	P_STR(maildir_root, "/var/mail/pinpost", conf_check_nonempty),
 	P_LIST(mailboxes, "", conf_check_mailbox),

@@ -66,6 +66,9 @@ struct conf {
 	int64_t		 max_errors;		/* 10 */
 	int64_t		 command_timeout;	/* 300s (RFC 5321 4.5.3.2.7) */
 	int64_t		 data_timeout;		/* 180s (4.5.3.2.6... block) */
+	int64_t		 data_min_rate;		/* 500 octets/s: the message
+						   deadline grows by 1 s per
+						   500 octets received */
 
 	/* acceptance and local delivery */
 	struct conf_list local_domains;	/* localhost */

@@ -23,6 +23,15 @@
  *	PKP and STSEC are advertised only on a TLS session, STARTTLS only
  *	before TLS.
  *
+ * INPUT
+ *	Command lines end with CRLF: a bare LF is refused (500 5.5.2), not
+ *	taken as a line end, so the commands a lax front end and this
+ *	server read are the same.  A message body, DATA or BDAT, with a
+ *	bare CR or LF or a NUL is read to its end and refused (550 5.5.2,
+ *	550 5.6.0).  Repeated recipients are accepted once per transaction.
+ *	A message has a whole deadline: data_timeout plus one second per
+ *	data_min_rate octets received (slowloris within the body).
+ *
  * DURABILITY
  *	The message is streamed into the queue's tmp/ as it arrives; the
  *	final fsync/rename/fsync is a worker job, and 250 is sent from its
@@ -41,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -99,6 +109,9 @@ struct session {
 	int			 bdat_last;
 	const struct smtp_status *bdat_error;
 	int			 bdat_discard;	/* refused chunk: skip it */
+	struct smtp_text	 bdat_text;	/* bare CR/LF, NUL, lines */
+	struct event		*data_timer;	/* the message's deadline */
+	int64_t			 data_deadline;	/* monotonic, microseconds */
 	/* life */
 	int			 job;		/* a worker job holds us */
 	int			 dead;		/* free when the job returns */
@@ -143,6 +156,8 @@ state_str(enum session_state st)
 }
 
 static void	cmd_deadline(struct session *);
+static void	data_deadline_start(struct session *);
+static void	data_deadline_credit(struct session *, size_t);
 
 static void
 enter_state(struct session *s, enum session_state st)
@@ -152,6 +167,8 @@ enter_state(struct session *s, enum session_state st)
 	s->state = st;
 	if (st == S_CMD)
 		cmd_deadline(s);
+	else if (st == S_DATA || st == S_BDAT)
+		data_deadline_start(s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -199,9 +216,12 @@ reply_error(struct session *s, int code, const char *enh, const char *text)
 /* ------------------------------------------------------------------ */
 /* transaction                                                          */
 
+static void	data_deadline_stop(struct session *);
+
 static void
 txn_reset(struct session *s)
 {
+	data_deadline_stop(s);
 	if (s->msg != NULL)
 		queue_msg_abort(s->msg);
 	s->msg = NULL;
@@ -401,6 +421,29 @@ lower(char *p)
 		*p = (char)tolower((unsigned char)*p);
 }
 
+/* The same mailbox: local parts as written, domains in any case. */
+static int
+rcpt_same(const char *a, const char *b)
+{
+	const char *aa = strrchr(a, '@'), *ba = strrchr(b, '@');
+
+	if (aa == NULL || ba == NULL || aa - a != ba - b)
+		return 0;
+	return memcmp(a, b, (size_t)(aa - a)) == 0 &&
+	    strcasecmp(aa, ba) == 0;
+}
+
+static int
+rcpt_known(const struct session *s, const char *addr)
+{
+	size_t	i;
+
+	for (i = 0; i < s->env.nrcpt; i++)
+		if (rcpt_same(s->env.rcpt[i].addr, addr))
+			return 1;
+	return 0;
+}
+
 /* RCPT after the checks: local mailbox, relay, or refusal. */
 static void
 rcpt_accept(struct session *s, const char *path)
@@ -429,6 +472,12 @@ rcpt_accept(struct session *s, const char *path)
 		lower(addr);	/* the mailbox's own spelling */
 	if (!local && !s->relay_ok) {
 		reply_error(s, 554, "5.7.1", "Relay access denied");
+		return;
+	}
+	if (rcpt_known(s, addr)) {
+		/* Once per transaction, as Postfix's cleanup does. */
+		log_debug("%s duplicate recipient <%s>", s->id, addr);
+		reply(s, 250, "2.1.5", "Ok");
 		return;
 	}
 	if (queue_env_add_rcpt(&s->env, addr, local) == -1) {
@@ -633,6 +682,8 @@ check_bdat(struct session *s, const struct smtp_cmd *c)
 static void
 proceed_bdat(struct session *s, const struct smtp_cmd *c)
 {
+	if (!s->bdat)
+		smtp_text_init(&s->bdat_text);
 	s->bdat = 1;
 	s->bdat_left = c->chunk_size;
 	s->bdat_last = c->last;
@@ -796,6 +847,13 @@ read_command(struct session *s)
 		reply_error(s, 500, "5.5.6", "Line too long");
 		return 1;
 	}
+	if (eol_len != 2) {
+		/* Not a line end in SMTP (RFC 5321 2.3.8): not run. */
+		(void)evbuffer_drain(in, len + eol_len);
+		reply_error(s, 500, "5.5.2", "Bare LF in command; lines end "
+		    "with CRLF");
+		return 1;
+	}
 	if (evbuffer_remove(in, line, len) != (int)len ||
 	    evbuffer_drain(in, eol_len) == -1) {
 		session_close(s, "input buffer error");
@@ -836,6 +894,7 @@ read_data(struct session *s)
 	n = (size_t)got;
 	used = smtp_data_feed(&s->data, buf, n, out, &outlen);
 	(void)evbuffer_drain(in, used);
+	data_deadline_credit(s, used);
 	if (outlen > 0 && s->msg != NULL &&
 	    queue_msg_write(s->msg, out, outlen, err, sizeof(err)) == -1) {
 		log_warn("%s %s", s->id, err);
@@ -862,10 +921,15 @@ bdat_chunk_done(struct session *s)
 	enter_state(s, S_CMD);
 	if (s->bdat_discard) {
 		s->bdat_discard = 0;
+		if (!s->bdat)
+			data_deadline_stop(s);
 		return;
 	}
 	size = s->bdat_octets;
+	if (s->bdat_error == NULL && s->bdat_last)
+		s->bdat_error = smtp_text_error(&s->bdat_text);
 	if (s->bdat_error != NULL) {
+		log_info("%s message refused: %s", s->id, s->bdat_error->text);
 		reply_status(s, s->bdat_error);
 		txn_reset(s);
 		return;
@@ -884,6 +948,7 @@ bdat_write(struct session *s, const char *buf, size_t n)
 
 	if (s->bdat_error != NULL)
 		return;
+	smtp_text_feed(&s->bdat_text, buf, n);
 	if (s->bdat_octets + n > s->srv->conf->message_size_limit) {
 		s->bdat_error = &st_too_big;
 		return;
@@ -910,6 +975,7 @@ read_bdat(struct session *s)
 		if (evbuffer_remove(in, buf, n) != (int)n)
 			return 0;
 		s->bdat_left -= n;
+		data_deadline_credit(s, n);
 		if (!s->bdat_discard)
 			bdat_write(s, buf, n);
 	}
@@ -1160,6 +1226,83 @@ cmd_deadline(struct session *s)
 	(void)evtimer_add(s->cmd_timer, &tv);
 }
 
+/* Microseconds on the monotonic clock. */
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+data_phase(const struct session *s)
+{
+	return s->state == S_DATA || s->state == S_BDAT ||
+	    (s->state == S_CMD && s->bdat);
+}
+
+static void
+data_timer_arm(struct session *s, int64_t us)
+{
+	struct timeval tv = { (time_t)(us / 1000000),
+	    (suseconds_t)(us % 1000000) };
+
+	(void)evtimer_add(s->data_timer, &tv);
+}
+
+/*
+ * The whole message within data_timeout plus data_min_rate's share of
+ * what came (Postfix's smtpd_min_data_rate): the per-read timeout
+ * restarts with every octet, this deadline does not.
+ */
+static void
+data_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	int64_t	left;
+
+	(void)fd;
+	(void)what;
+	if (s->dead || !data_phase(s))
+		return;
+	if ((left = s->data_deadline - now_us()) > 0)
+		data_timer_arm(s, left);
+	else
+		session_timeout(s);
+	session_reap(s);
+}
+
+static void
+data_deadline_start(struct session *s)
+{
+	int64_t	us = s->srv->conf->data_timeout * 1000000;
+
+	if (s->data_timer == NULL && (s->data_timer = evtimer_new(s->srv->base,
+	    data_timer_cb, s)) == NULL)
+		return;		/* the read timeout still applies */
+	if (evtimer_pending(s->data_timer, NULL))
+		return;		/* a later BDAT chunk: the same deadline */
+	s->data_deadline = now_us() + us;
+	data_timer_arm(s, us);
+}
+
+static void
+data_deadline_credit(struct session *s, size_t n)
+{
+	s->data_deadline += (int64_t)n * 1000000 /
+	    s->srv->conf->data_min_rate;
+}
+
+static void
+data_deadline_stop(struct session *s)
+{
+	if (s->data_timer != NULL)
+		(void)evtimer_del(s->data_timer);
+}
+
 static void
 session_timeout(struct session *s)
 {
@@ -1212,6 +1355,8 @@ session_free(struct session *s)
 		event_free(s->linger);
 	if (s->cmd_timer != NULL)
 		event_free(s->cmd_timer);
+	if (s->data_timer != NULL)
+		event_free(s->data_timer);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	LIST_REMOVE(s, entry);

@@ -304,17 +304,20 @@ cli_smtp_command(struct cli_smtp *c, const char *fmt, ...)
 int
 cli_smtp_data(struct cli_smtp *c, const char *buf, size_t len)
 {
+	struct smtp_out o;
 	char	out[2 * SMTP_CHUNK];
 	size_t	i, n, k;
-	int	bol = 1, rc;
+	int	rc;
 
+	smtp_out_init(&o, 1);
 	for (i = 0; i < len; i += n) {
 		n = len - i < SMTP_CHUNK ? len - i : SMTP_CHUNK;
-		k = smtp_data_stuff(&bol, buf + i, n, out);
+		k = smtp_out_feed(&o, buf + i, n, out);
 		if ((rc = cli_smtp_write(c, out, k)) != EX_OK)
 			return rc;
 	}
-	return cli_smtp_write(c, ".\r\n", 3);
+	return o.bol ? cli_smtp_write(c, ".\r\n", 3) :
+	    cli_smtp_write(c, "\r\n.\r\n", 5);
 }
 
 void

@@ -7,7 +7,9 @@
  *	smtp_data_feed()	some received bytes; the message bytes out
  *	smtp_data_error()	after the end: the reply if the message must
  *				be refused, else NULL
- *	smtp_data_stuff()	the reverse, for a client: dot-stuffing
+ *	smtp_text_feed()	the same checks for BDAT chunks
+ *	smtp_out_feed()		the reverse, for a client: CRLF line ends
+ *				and dot-stuffing
  *
  * DESCRIPTION
  *	Every octet moves a small state machine, so input may be split
@@ -21,14 +23,20 @@
  *	Line lengths count message octets with CRLF, after unstuffing.
  *	Once the message reaches max_size, no more octets are output.
  *
- *	smtp_data_stuff() doubles a "." after every LF, bare or not, so a
- *	server that takes LF for an end of line cannot be fooled either.
+ *	smtp_out_feed() never emits a bare CR or LF: each becomes CRLF,
+ *	so every receiver, strict or lax about line ends, reads the same
+ *	lines, and a "\r.\r" queued before these checks cannot end the
+ *	data at a lax next hop.  A CR is answered at once with CRLF and an
+ *	LF right after it is then skipped, so nothing is held back.
  *
  * DIAGNOSTICS
  *	552 5.3.4 Message too big
  *	550 5.5.2 Message contains bare CR or LF (see SMTP smuggling)
+ *	550 5.6.0 Message contains NUL octets
  *	550 5.5.2 Message has a line longer than 998 octets
  */
+#include <string.h>
+
 #include "smtp_cmd.h"
 #include "smtp_data.h"
 
@@ -52,6 +60,8 @@ static const struct smtp_status st_bare = { 550, "5.5.2",
     "Message contains bare CR or LF (see SMTP smuggling)" };
 static const struct smtp_status st_long = { 550, "5.5.2",
     "Message has a line longer than 998 octets" };
+static const struct smtp_status st_nul = { 550, "5.6.0",
+    "Message contains NUL octets" };
 
 void
 smtp_data_init(struct smtp_data *d, uint64_t max_size)
@@ -61,19 +71,29 @@ smtp_data_init(struct smtp_data *d, uint64_t max_size)
 	d->size = 0;
 	d->max_size = max_size;
 	d->bare_crlf = 0;
+	d->nul = 0;
 	d->long_line = 0;
 	d->too_big = 0;
 	d->done = 0;
+}
+
+/* One more octet in a line (CRLF included); saturates past the limit. */
+static void
+line_octet(size_t *line_len, int *long_line)
+{
+	if (*line_len <= SMTP_TEXT_LINE_MAX)
+		(*line_len)++;
+	if (*line_len > SMTP_TEXT_LINE_MAX)
+		*long_line = 1;
 }
 
 /* One octet of the message, counted against the line and size limits. */
 static void
 emit(struct smtp_data *d, struct data_out *o, unsigned char c)
 {
-	if (d->line_len <= SMTP_TEXT_LINE_MAX)
-		d->line_len++;
-	if (d->line_len > SMTP_TEXT_LINE_MAX)
-		d->long_line = 1;
+	line_octet(&d->line_len, &d->long_line);
+	if (c == '\0')
+		d->nul = 1;
 	if (d->too_big)
 		return;
 	if (d->max_size != 0 && d->size >= d->max_size) {
@@ -171,28 +191,100 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t len, char *out,
 	return i;
 }
 
+/* The refusal the flags call for, in one order for DATA and BDAT. */
+static const struct smtp_status *
+text_error(int bare_crlf, int nul, int long_line)
+{
+	if (bare_crlf)
+		return &st_bare;
+	if (nul)
+		return &st_nul;
+	if (long_line)
+		return &st_long;
+	return NULL;
+}
+
 const struct smtp_status *
 smtp_data_error(const struct smtp_data *d)
 {
 	if (d->too_big)
 		return &st_too_big;
-	if (d->bare_crlf)
-		return &st_bare;
-	if (d->long_line)
-		return &st_long;
-	return NULL;
+	return text_error(d->bare_crlf, d->nul, d->long_line);
+}
+
+void
+smtp_text_init(struct smtp_text *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+static void
+text_octet(struct smtp_text *t, unsigned char c)
+{
+	if (t->cr && c != '\n')
+		t->bare_crlf = 1;
+	else if (!t->cr && c == '\n')
+		t->bare_crlf = 1;
+	if (c == '\0')
+		t->nul = 1;
+	line_octet(&t->line_len, &t->long_line);
+	if (c == '\n')
+		t->line_len = 0;
+	t->cr = c == '\r';
+}
+
+void
+smtp_text_feed(struct smtp_text *t, const char *in, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		text_octet(t, (unsigned char)in[i]);
+}
+
+const struct smtp_status *
+smtp_text_error(const struct smtp_text *t)
+{
+	/* A CR as the very last octet has no LF: bare too. */
+	return text_error(t->bare_crlf || t->cr, t->nul, t->long_line);
+}
+
+void
+smtp_out_init(struct smtp_out *o, int stuff)
+{
+	o->stuff = stuff;
+	o->bol = 1;
+	o->cr = 0;
+}
+
+static size_t
+out_put(char *out, size_t n, const char *s, size_t len)
+{
+	if (out != NULL)
+		memcpy(out + n, s, len);
+	return n + len;
 }
 
 size_t
-smtp_data_stuff(int *at_line_start, const char *in, size_t len, char *out)
+smtp_out_feed(struct smtp_out *o, const char *in, size_t len, char *out)
 {
 	size_t	i, n = 0;
+	int	after_cr;
 
 	for (i = 0; i < len; i++) {
-		if (*at_line_start && in[i] == '.')
-			out[n++] = '.';
-		out[n++] = in[i];
-		*at_line_start = in[i] == '\n';
+		after_cr = o->cr;
+		o->cr = in[i] == '\r';
+		if (in[i] == '\n' && after_cr)
+			continue;	/* CRLF: already written at the CR */
+		if (in[i] == '\r' || in[i] == '\n') {
+			n = out_put(out, n, "\r\n", 2);
+			o->bol = 1;
+			continue;
+		}
+		if (o->bol && o->stuff && in[i] == '.')
+			n = out_put(out, n, ".", 1);
+		n = out_put(out, n, in + i, 1);
+		o->bol = 0;
 	}
 	return n;
 }

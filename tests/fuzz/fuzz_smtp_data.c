@@ -1,6 +1,7 @@
 /*
  * fuzz_smtp_data.c - libFuzzer harness for the DATA decoder,
- * smtp_data_feed() (mta/proto/smtp_data.c), and smtp_data_stuff().
+ * smtp_data_feed() (mta/proto/smtp_data.c), and the sending side,
+ * smtp_out_feed().
  *
  * Input: octets 0..3 seed the chunking and pick max_size (0: none, or a
  * small limit so the size check is reached); the rest is what a client
@@ -14,9 +15,13 @@
  *   - the output is never longer than the input, and never over
  *     max_size; what is not consumed exists only after the end of data;
  *   - round trip: the input made into a well-formed message (lines cut
- *     at LF, CR dropped, at most 998 octets, CRLF ends), dot-stuffed with
- *     smtp_data_stuff() and ended with ".\r\n", decodes to exactly that
- *     message, with no error, consuming everything.
+ *     at LF, CR dropped, NUL made "0", at most 998 octets, CRLF ends),
+ *     dot-stuffed with smtp_out_feed() and ended with ".\r\n", decodes
+ *     to exactly that message, with no error, consuming everything;
+ *   - any input at all, sent through smtp_out_feed() as DATA, decodes
+ *     with no bare CR or LF to what smtp_out_feed() gives for BDAT (the
+ *     same lines, unstuffed), and the BDAT form passes smtp_text_feed()'s
+ *     bare CR/LF check: the client never emits a bare line end.
  */
 #include <string.h>
 
@@ -92,7 +97,7 @@ make_message(const char *in, size_t len, char *msg)
 			if (in[i] == '\n')
 				continue;
 		}
-		msg[n++] = in[i];
+		msg[n++] = in[i] == '\0' ? '0' : in[i];	/* NUL: refused */
 		col++;
 	}
 	if (n > 0 && col > 0) {
@@ -108,7 +113,7 @@ round_trip(const char *in, size_t len, uint32_t seed)
 	struct result r;
 	char	*msg, *wire;
 	size_t	 mlen, wlen;
-	int	 bol = 1;
+	struct smtp_out o;
 
 	msg = malloc(3 * len + 3);
 	wire = malloc(6 * len + 8);
@@ -116,7 +121,8 @@ round_trip(const char *in, size_t len, uint32_t seed)
 	if (msg == NULL || wire == NULL || r.out == NULL)
 		abort();
 	mlen = make_message(in, len, msg);
-	wlen = smtp_data_stuff(&bol, msg, mlen, wire);
+	smtp_out_init(&o, 1);
+	wlen = smtp_out_feed(&o, msg, mlen, wire);
 	FUZZ_CHECK(wlen >= mlen && wlen <= 2 * mlen);
 	memcpy(wire + wlen, ".\r\n", 3);
 	wlen += 3;
@@ -128,6 +134,49 @@ round_trip(const char *in, size_t len, uint32_t seed)
 	FUZZ_CHECK(memcmp(r.out, msg, mlen) == 0);
 	free(msg);
 	free(wire);
+	free(r.out);
+}
+
+/* Raw input out as DATA and as BDAT: the same lines, no bare line end. */
+static void
+out_clean(const char *in, size_t len, uint32_t seed)
+{
+	struct result r;
+	struct smtp_out o;
+	struct smtp_text t;
+	char	*data, *bdat;
+	size_t	 dlen, blen;
+
+	data = malloc(2 * len + 8);
+	bdat = malloc(2 * len + 8);
+	r.out = malloc(2 * len + 8);
+	if (data == NULL || bdat == NULL || r.out == NULL)
+		abort();
+	smtp_out_init(&o, 1);
+	dlen = smtp_out_feed(&o, in, len, data);
+	FUZZ_CHECK(dlen <= 2 * len);
+	if (!o.bol) {
+		memcpy(data + dlen, "\r\n", 2);
+		dlen += 2;
+	}
+	memcpy(data + dlen, ".\r\n", 3);
+	dlen += 3;
+	smtp_out_init(&o, 0);
+	blen = smtp_out_feed(&o, in, len, bdat);
+	FUZZ_CHECK(blen == smtp_out_feed(&(struct smtp_out){ 0, 1, 0 }, in,
+	    len, NULL));
+	smtp_text_init(&t);
+	smtp_text_feed(&t, bdat, blen);
+	FUZZ_CHECK(!t.bare_crlf && !t.cr);
+	if (!o.bol) {
+		memcpy(bdat + blen, "\r\n", 2);
+		blen += 2;
+	}
+	run(data, dlen, 0, seed, &r);
+	FUZZ_CHECK(r.d.done && r.consumed == dlen && !r.d.bare_crlf);
+	FUZZ_CHECK(r.outlen == blen && memcmp(r.out, bdat, blen) == 0);
+	free(data);
+	free(bdat);
 	free(r.out);
 }
 
@@ -178,7 +227,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(whole.out);
 	free(split.out);
 	free(bytes.out);
-	if (len <= 8192)
+	if (len <= 8192) {
 		round_trip(in, len, seed);
+		out_clean(in, len, seed);
+	}
 	return 0;
 }

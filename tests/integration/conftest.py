@@ -298,6 +298,14 @@ class Client:
             pass
 
 
+def smtp_session(srv, **kw):
+    """A raw client to srv past the greeting and EHLO."""
+    c = srv.client(**kw)
+    c.greeting()
+    c.ehlo()
+    return c
+
+
 def ehlo_keywords(reply):
     """The EHLO reply's keyword lines (the greeting line dropped), each as
     (KEYWORD upper-case, params string)."""

@@ -26,7 +26,9 @@ and then each cell's test checks what was recorded:
     4.7.4 / 4.7.5 / 4.4.0 and the policy line that says why, or -- for
     the pinned key in a bad certificate -- delivery in TLS);
   - unknown peer: what happens matches DESIGN 1.3 (tls_level = may):
-    plaintext on the same connection after a refused STARTTLS, plaintext
+    plaintext on the same connection after a refused STARTTLS, but
+    nothing more on it after 221 or 421 (the server is closing: deferred
+    with 4.4.2 or the 421's own code), plaintext
     on a new connection after a failed handshake, HELO after a refused
     EHLO, TLS whatever the PKIX result (which is logged); never a note;
   - the store's policy (pins, PKP and STSEC expiry) is the same after
@@ -87,7 +89,7 @@ TXN_VERBS = ("MAIL", "RCPT", "DATA", "BDAT")
 # where STARTTLS/EHLO was refused), PLAIN_RETRY (on a new connection after
 # the failed handshake), TLS.  Deferred: the status.
 PLAIN, PLAIN_RETRY, TLS = "plain", "plain-retry", "tls"
-DEFERRED = ("4.7.4", "4.7.5", "4.4.0")
+DEFERRED = ("4.7.4", "4.7.5", "4.4.0", "4.4.2", "4.3.2")
 SKIP = None
 
 
@@ -139,12 +141,14 @@ ATTACKS = {
     "starttls-354": (
         "STARTTLS answered 354", starttls_code(354, "go ahead"),
         PLAIN, "4.7.4"),
+    # the server is closing (RFC 5321 3.8): nothing more on that
+    # connection, even where the attacker keeps it open
     "starttls-221": (
         "STARTTLS answered 221 (connection kept)", starttls_code(
-            221, "2.0.0 bye"), PLAIN, "4.7.4"),
+            221, "2.0.0 bye"), "4.4.2", "4.7.4"),
     "starttls-421": (
         "STARTTLS answered 421 (connection kept)", starttls_code(
-            421, "4.3.2 service not available"), PLAIN, "4.7.4"),
+            421, "4.3.2 service not available"), "4.3.2", "4.7.4"),
     "starttls-220-close": (
         "220, then the connection closes", {"tls_cut": "close"},
         PLAIN_RETRY, "4.7.4"),
@@ -616,6 +620,12 @@ def test_attack(attack_run, attack, peer):
                              log1), ctx
             assert [x.verb for x in c.attack_commands] and \
                 {x.verb for x in c.attack_commands} == {"QUIT"}, ctx
+        elif c.expect in ("4.4.2", "4.3.2"):
+            # 221/421 to STARTTLS: the last word on every connection
+            assert re.search(r"id=%s host=%s starttls=closing" % (
+                c.qid, key), log1), ctx
+            for cmds in connections(c.attack_commands).values():
+                assert cmds[-1].verb == "STARTTLS", ctx
         # delivered once the attacker is gone: to the genuine server, in TLS
         assert [w for w, _ in delivered] == ["genuine"], \
             "deliveries %r\n%s" % (delivered, ctx)

@@ -12,16 +12,10 @@ import time
 
 import pytest
 
-from conftest import (SMTPClosed, make_message, queued_id)
+from conftest import SMTPClosed, make_message, queued_id
+from conftest import smtp_session as session
 
 SENDER = "sender@client.test"
-
-
-def session(srv, **kw):
-    c = srv.client(**kw)
-    c.greeting()
-    c.ehlo()
-    return c
 
 
 def transaction(c, rcpt="alice@example.test"):

@@ -229,6 +229,7 @@ assert_defaults(const struct conf *c)
 	assert_int_equal(c->max_errors, 10);
 	assert_int_equal(c->command_timeout, 300);
 	assert_int_equal(c->data_timeout, 180);
+	assert_int_equal(c->data_min_rate, 500);
 	assert_list(&c->local_domains, localhost);
 	assert_string_equal(c->maildir_root, "/var/mail/pinpost");
 	assert_list(&c->mailboxes, none);
@@ -523,6 +524,7 @@ static const struct bound_row bound_rows[] = {
 	{ "max_errors", 'i', 1, 1000 },
 	{ "command_timeout", 'd', 10, 3600 },
 	{ "data_timeout", 'd', 10, 3600 },
+	{ "data_min_rate", 'i', 1, 1000000000 },
 	{ "pkp_cap", 'd', 0, 31536000 },
 	{ "stsec_cap", 'd', 0, 63072000 },
 };
@@ -831,6 +833,7 @@ assert_conf_equal(const struct conf *a, const struct conf *b)
 	assert_int_equal(a->max_errors, b->max_errors);
 	assert_int_equal(a->command_timeout, b->command_timeout);
 	assert_int_equal(a->data_timeout, b->data_timeout);
+	assert_int_equal(a->data_min_rate, b->data_min_rate);
 	assert_list_equal(&a->local_domains, &b->local_domains);
 	assert_string_equal(a->maildir_root, b->maildir_root);
 	assert_list_equal(&a->mailboxes, &b->mailboxes);

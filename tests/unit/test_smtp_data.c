@@ -9,7 +9,12 @@
  *			give the same output, consumed count and flags
  *	limits		max_size exact and one over; 998 and 999 octets
  *	errors		smtp_data_error() for each flag
- *	stuffing	a table, state across calls, random round trips
+ *	nul		a NUL octet refuses the message (550 5.6.0)
+ *	text		the BDAT checks: bare CR/LF across chunks, a CR
+ *			ending the last chunk, NUL, 998/999 octets
+ *	out		CRLF line ends and dot-stuffing for sending: a
+ *			table, state across calls, random round trips, and
+ *			no bare CR or LF ever emitted
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -437,9 +442,9 @@ test_errors(void **state)
 
 static const struct stuff_case {
 	const char	*in;
-	int		 start;		/* *at_line_start before */
+	int		 stuff;		/* DATA (1) or BDAT (0) */
 	const char	*out;
-	int		 end;		/* after */
+	int		 end;		/* bol after */
 } stuff_cases[] = {
 	{ "", 1, "", 1 },
 	{ ".", 1, "..", 0 },
@@ -447,53 +452,156 @@ static const struct stuff_case {
 	{ "a\r\n.b\r\n", 1, "a\r\n..b\r\n", 1 },
 	{ "a.b", 1, "a.b", 0 },
 	{ "..\r\n.", 1, "...\r\n..", 0 },
-	{ "\r\n.", 0, "\r\n..", 0 },
-	{ "a\n.b", 1, "a\n..b", 0 },		/* after a bare LF too */
-	{ "a\r.b", 1, "a\r.b", 0 },
+	{ "a\n.b", 1, "a\r\n..b", 0 },		/* a bare LF ends a line */
+	{ "a\r.b", 1, "a\r\n..b", 0 },		/* and so does a bare CR */
 	{ ".\r\n", 1, "..\r\n", 1 },
+	{ "x\r", 1, "x\r\n", 1 },
+	{ "\r\r\n", 0, "\r\n\r\n", 1 },
+	{ "\n\r", 0, "\r\n\r\n", 1 },
+	{ "\r.\r", 0, "\r\n.\r\n", 1 },		/* BDAT: no stuffing */
+	{ "outer\n.\nMAIL", 1, "outer\r\n..\r\nMAIL", 0 },
+	{ "a\r\n\n.\r\n", 1, "a\r\n\r\n..\r\n", 1 },
 };
 
 static void
 test_stuff_table(void **state)
 {
+	struct smtp_out o;
 	char	out[64];
 	size_t	i, n;
-	int	ls;
 
 	(void)state;
 	for (i = 0; i < sizeof(stuff_cases) / sizeof(stuff_cases[0]); i++) {
-		ls = stuff_cases[i].start;
-		n = smtp_data_stuff(&ls, stuff_cases[i].in,
+		smtp_out_init(&o, stuff_cases[i].stuff);
+		n = smtp_out_feed(&o, stuff_cases[i].in,
 		    strlen(stuff_cases[i].in), out);
 		if (n != strlen(stuff_cases[i].out) ||
 		    memcmp(out, stuff_cases[i].out, n) != 0)
 			fail_msg("stuff case %zu", i);
-		assert_int_equal(ls, stuff_cases[i].end);
+		assert_int_equal(o.bol, stuff_cases[i].end);
+		smtp_out_init(&o, stuff_cases[i].stuff);
+		assert_int_equal(smtp_out_feed(&o, stuff_cases[i].in,
+		    strlen(stuff_cases[i].in), NULL), n);	/* counting */
 	}
 }
 
 static void
 test_stuff_across_calls(void **state)
 {
-	const char *in = "a\r\n.b\r\n..\r\n.";
-	const char *want = "a\r\n..b\r\n...\r\n..";
+	const char *in = "a\r\n.b\r\n..\r\n.\r\r\n.\r";
+	const char *want = "a\r\n..b\r\n...\r\n..\r\n\r\n..\r\n";
+	struct smtp_out o;
 	char	out[64], two[2];
 	size_t	i, k, n = 0;
-	int	ls = 1;
 
 	(void)state;
+	smtp_out_init(&o, 1);
 	for (i = 0; i < strlen(in); i++) {
-		k = smtp_data_stuff(&ls, in + i, 1, two);
+		k = smtp_out_feed(&o, in + i, 1, two);
 		memcpy(out + n, two, k);
 		n += k;
 	}
 	assert_int_equal(n, strlen(want));
 	assert_memory_equal(out, want, n);
 	/* The same through one call. */
-	ls = 1;
-	n = smtp_data_stuff(&ls, in, strlen(in), out);
+	smtp_out_init(&o, 1);
+	n = smtp_out_feed(&o, in, strlen(in), out);
 	assert_int_equal(n, strlen(want));
 	assert_memory_equal(out, want, n);
+}
+
+/* The BDAT checks, chunk by chunk. */
+static const struct text_case {
+	const char	*chunk[3];
+	int		 code;		/* 0: accepted */
+	const char	*enh;
+} text_cases[] = {
+	{ { "a\r\nb\r\n", NULL, NULL }, 0, NULL },
+	{ { "a\r", "\nb\r\n", NULL }, 0, NULL },	/* CRLF split */
+	{ { "outer\n.\nMAIL FROM:<e@x>\r\n", NULL, NULL }, 550, "5.5.2" },
+	{ { "also \r.\r\n", NULL, NULL }, 550, "5.5.2" },
+	{ { "a\r\n", "b\r", NULL }, 550, "5.5.2" },	/* CR at the end */
+	{ { "a\r", "b\r\n", NULL }, 550, "5.5.2" },
+	{ { "a\r\n", "\n", NULL }, 550, "5.5.2" },
+	{ { "", NULL, NULL }, 0, NULL },
+	{ { "no line end", NULL, NULL }, 0, NULL },
+};
+
+static void
+test_text(void **state)
+{
+	const struct smtp_status *st;
+	struct smtp_text t;
+	size_t	i, k, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(text_cases) / sizeof(text_cases[0]); i++) {
+		smtp_text_init(&t);
+		for (k = 0; k < 3 && text_cases[i].chunk[k] != NULL; k++) {
+			len = strlen(text_cases[i].chunk[k]);
+			smtp_text_feed(&t, text_cases[i].chunk[k], len);
+		}
+		st = smtp_text_error(&t);
+		if (text_cases[i].code == 0) {
+			if (st != NULL)
+				fail_msg("text case %zu: %s", i, st->text);
+			continue;
+		}
+		if (st == NULL)
+			fail_msg("text case %zu accepted", i);
+		assert_int_equal(st->code, text_cases[i].code);
+		assert_string_equal(st->enh, text_cases[i].enh);
+	}
+}
+
+static void
+test_text_line_limit(void **state)
+{
+	char	line[1001];
+	struct smtp_text t;
+
+	(void)state;
+	memset(line, 'x', 998);
+	memcpy(line + 998, "\r\n", 2);
+	smtp_text_init(&t);
+	smtp_text_feed(&t, line, 500);
+	smtp_text_feed(&t, line + 500, 500);	/* 998 + CRLF */
+	assert_null(smtp_text_error(&t));
+	memset(line, 'x', 999);
+	memcpy(line + 999, "\r\n", 2);
+	smtp_text_init(&t);
+	smtp_text_feed(&t, line, 1001);
+	assert_non_null(smtp_text_error(&t));
+	assert_string_equal(smtp_text_error(&t)->enh, "5.5.2");
+}
+
+/* A NUL in DATA: the message is read to its end, then refused. */
+static void
+test_nul(void **state)
+{
+	static const char msg[] = "a\0b\r\n" END;
+	struct run r;
+
+	(void)state;
+	run_whole(msg, sizeof(msg) - 1, 0, &r);
+	assert_true(r.d.done);
+	assert_true(r.d.nul);
+	assert_int_equal(smtp_data_error(&r.d)->code, 550);
+	assert_string_equal(smtp_data_error(&r.d)->enh, "5.6.0");
+	free(r.out);
+}
+
+static void
+test_text_nul(void **state)
+{
+	struct smtp_text t;
+
+	(void)state;
+	smtp_text_init(&t);
+	smtp_text_feed(&t, "a\0b\r\n", 5);
+	assert_non_null(smtp_text_error(&t));
+	assert_int_equal(smtp_text_error(&t)->code, 550);
+	assert_string_equal(smtp_text_error(&t)->enh, "5.6.0");
 }
 
 static uint32_t
@@ -532,11 +640,12 @@ round_trip(const char *msg, size_t n, uint32_t *seed)
 	char	wire[2 * RT_MAX + 8], want[RT_MAX + 2];
 	size_t	w = 0, pos = 0, piece, cuts[4];
 	struct run r;
-	int	ls = 1;
+	struct smtp_out o;
 
+	smtp_out_init(&o, 1);
 	while (pos < n) {
 		piece = 1 + xorshift(seed) % (n - pos);
-		w += smtp_data_stuff(&ls, msg + pos, piece, wire + w);
+		w += smtp_out_feed(&o, msg + pos, piece, wire + w);
 		pos += piece;
 	}
 	memcpy(wire + w, END, strlen(END));
@@ -585,6 +694,10 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_stuff_table),
 		cmocka_unit_test(test_stuff_across_calls),
+		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_text_line_limit),
+		cmocka_unit_test(test_nul),
+		cmocka_unit_test(test_text_nul),
 		cmocka_unit_test(test_round_trip),
 	};
 
