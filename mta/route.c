@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "conf.h"
 #include "route.h"
 
 /* Copies the next space-separated word of *s into w; 0 when none. */
@@ -96,14 +95,15 @@ route_parse(const char *entry, struct route *r)
 }
 
 void
-route_for(const struct conf *c, const char *domain, struct route *out)
+route_lookup(char *const *entries, size_t n, const char *domain,
+    struct route *out)
 {
 	struct route r, any;
 	size_t	i;
 	int	have_any = 0;
 
-	for (i = 0; i < c->route.n; i++) {
-		if (route_parse(c->route.v[i], &r) != NULL)
+	for (i = 0; i < n; i++) {
+		if (route_parse(entries[i], &r) != NULL)
 			continue;	/* conf_load checked them */
 		if (strcasecmp(r.domain, domain) == 0) {
 			*out = r;

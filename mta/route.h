@@ -3,7 +3,11 @@
  * `route` parameter, else the domain's MX hosts.
  *
  *	route_parse()	one `route` entry: "DOMAIN NEXTHOP [TLS_LEVEL]"
- *	route_for()	the route for a recipient domain
+ *	route_lookup()	the route for a recipient domain among the entries
+ *
+ * route sits below conf: it takes the entries as an array of strings (a
+ * struct conf_list's v and n), and conf_load() checks each `route` entry
+ * with route_parse(), so conf depends on route and never the reverse.
  *
  * DOMAIN is a domain name or "*" (every domain without its own route: a
  * smarthost).  NEXTHOP is "[ADDR]:PORT" or "[HOST]:PORT" (that address or
@@ -14,9 +18,9 @@
 #ifndef ROUTE_H
 #define ROUTE_H
 
-#include "stsec.h"
+#include <stddef.h>
 
-struct conf;
+#include "stsec.h"
 
 struct route {
 	char			domain[STSEC_NAME_MAX + 1];
@@ -30,6 +34,21 @@ struct route {
 
 /* NULL on success, else what is wrong (for "FILE:LINE: route: ..."). */
 const char *route_parse(const char *entry, struct route *r);
-void	route_for(const struct conf *c, const char *domain, struct route *out);
+/*
+ * The route of the first entry for domain (case-blind), else of the
+ * first "*" entry, else the MX hosts of domain.  An entry route_parse()
+ * refuses is skipped (conf_load() refused it first).
+ */
+void	route_lookup(char *const *entries, size_t n, const char *domain,
+	    struct route *out);
+
+/*
+ * Transitional, for the call route_for(conf, domain, out) that runner.c
+ * still makes: the same lookup over a struct conf's `route`.  It expands
+ * in the caller, which has conf.h; route.h itself knows nothing of
+ * struct conf.  Remove it once runner.c calls route_lookup().
+ */
+#define route_for(c, domain, out) \
+	route_lookup((c)->route.v, (c)->route.n, (domain), (out))
 
 #endif
