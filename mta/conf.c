@@ -65,6 +65,7 @@
 
 #include "conf.h"
 #include "route.h"
+#include "stsec.h"
 
 #define CONF_LINE_MAX	4096	/* physical line, without its newline */
 #define CONF_VALUE_MAX	65536	/* value with its continuations joined */
@@ -124,6 +125,15 @@ static const char *const conf_level_words[] = {
 };
 static const char *const conf_mode_words[] = { "enforce", "report", NULL };
 
+/*
+ * A duration default from a number macro: CONF_SECONDS(STSEC_PKP_CAP_DEFAULT)
+ * is "5184000s".  So the MAX-AGE caps are libstsec's, defined once (the
+ * macro must stay a plain number: a default that does not parse aborts
+ * the first conf_defaults()).
+ */
+#define CONF_STR(x)	#x
+#define CONF_SECONDS(x)	CONF_STR(x) "s"
+
 /* The field's offset; a compile error if it is not of type t. */
 #define CONF_OFF(f, t)	_Generic(((struct conf *)0)->f, \
 			    t: offsetof(struct conf, f))
@@ -161,10 +171,11 @@ static const struct conf_param conf_params[] = {
 	P_BOOL(starttls_enable, "yes"),
 	P_BOOL(pkp_enable, "yes"),
 	P_LIST(pkp_backup_pins, "", NULL),
-	P_DUR(pkp_max_age, "259200s", 0, 5184000),
+	/* the server advertises no more than a sender keeps by default */
+	P_DUR(pkp_max_age, "259200s", 0, STSEC_PKP_CAP_DEFAULT),
 	P_ENUM(pkp_format, "single", conf_format_words),
 	P_BOOL(stsec_enable, "yes"),
-	P_DUR(stsec_max_age, "31536000s", 0, 31536000),
+	P_DUR(stsec_max_age, "31536000s", 0, STSEC_STSEC_CAP_DEFAULT),
 	/* RFC 5321 4.5.3.1.7: at least 64k must be accepted */
 	P_SIZE(message_size_limit, "10240000", 65536, INT64_C(2147483648)),
 	P_INT(recipient_limit, "1000", 100, 100000),
@@ -180,8 +191,8 @@ static const struct conf_param conf_params[] = {
 	P_LIST(relay_networks, "127.0.0.0/8, ::1/128", conf_check_net),
 	P_ENUM(tls_level, "may", conf_level_words),
 	P_ENUM(pkp_mode, "enforce", conf_mode_words),
-	P_DUR(pkp_cap, "5184000s", 0, 31536000),
-	P_DUR(stsec_cap, "31536000s", 0, 63072000),
+	P_DUR(pkp_cap, CONF_SECONDS(STSEC_PKP_CAP_DEFAULT), 0, 31536000),
+	P_DUR(stsec_cap, CONF_SECONDS(STSEC_STSEC_CAP_DEFAULT), 0, 63072000),
 	/* delivery */
 	P_CLIST(route, "", conf_check_route),
 	P_INT(relay_port, "25", 1, 65535),
