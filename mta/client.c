@@ -5,6 +5,7 @@
  *	RESOLVE		waiting for DNS
  *	STORE		waiting for the host's store record
  *	CONNECT		TCP connect to one address
+ *	TLS_CONNECT	TCP connect and TLS handshake (implicit TLS)
  *	GREETING	waiting for 220
  *	EARLY		STARTTLS sent right after the greeting
  *	EHLO, HELO	waiting for the reply (plaintext or inside TLS)
@@ -13,6 +14,7 @@
  *	TXN		MAIL / RCPT (/ DATA) replies, pipelined or not
  *	BODY		sending the message (DATA or BDAT), then its reply
  *	QUIT		QUIT sent; waiting for 221 or the close
+ *	DONE		finished: every recipient has its result
  *
  *	One response handler per state picks the next state, as in
  *	OpenSMTPD's mta_session.c.  The per-host policy comes from
@@ -48,13 +50,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "addr.h"
 #include "client.h"
 #include "conf.h"
 #include "dns.h"
 #include "log.h"
 #include "pinstore.h"
-#include "server.h"
+#include "ctx.h"
+#include "smtp_cmd.h"
 #include "smtp_data.h"
 #include "smtp_reply.h"
 #include "stsec.h"
@@ -63,6 +65,7 @@ enum client_state {
 	C_RESOLVE = 0,
 	C_STORE,
 	C_CONNECT,
+	C_TLS_CONNECT,
 	C_GREETING,
 	C_EARLY,
 	C_EHLO,
@@ -71,7 +74,8 @@ enum client_state {
 	C_HANDSHAKE,
 	C_TXN,
 	C_BODY,
-	C_QUIT
+	C_QUIT,
+	C_DONE
 };
 
 #define F_PIPELINING	0x01
@@ -84,8 +88,9 @@ enum client_state {
 #define BODY_CHUNK	65536
 
 struct client {
-	struct server		*srv;
+	const struct mta_ctx	*ctx;
 	struct delivery		*d;
+	const struct client_observer *obs;	/* or NULL */
 	client_done_fn		*done;
 	void			*done_arg;
 	enum client_state	 state;
@@ -106,7 +111,6 @@ struct client {
 	struct smtp_reply	 reply;
 	struct stsec_pinset	 chain;
 	int			 chain_ok;	/* passed the pins: may note */
-	int			 implicit_wait;	/* implicit TLS handshake */
 	struct evbuffer		*obuf;		/* commands not yet sent */
 	/* transaction */
 	int			 txn_started;
@@ -123,9 +127,7 @@ struct client {
 	char			 fail_status[16];
 	char			 fail_reply[QUEUE_REPLY_MAX + 1];
 	int			 jobs;		/* store jobs out */
-	int			 finished;
 	int			 aborted;
-	LIST_ENTRY(client)	 entry;
 };
 
 static void	client_read_cb(struct bufferevent *, void *);
@@ -139,8 +141,8 @@ static const char *
 cstate_str(enum client_state s)
 {
 	static const char *const names[] = { "resolve", "store", "connect",
-	    "greeting", "early-starttls", "ehlo", "helo", "starttls",
-	    "handshake", "txn", "body", "quit" };
+	    "tls-connect", "greeting", "early-starttls", "ehlo", "helo",
+	    "starttls", "handshake", "txn", "body", "quit", "done" };
 
 	return (size_t)s < sizeof(names) / sizeof(*names) ? names[s] : "?";
 }
@@ -148,89 +150,79 @@ cstate_str(enum client_state s)
 static void
 enter_state(struct client *c, enum client_state s)
 {
+	if (c->state == C_DONE)
+		return;		/* no way back from the end */
 	log_debug("id=%s host=%s state %s -> %s", c->d->id, c->key,
 	    cstate_str(c->state), cstate_str(s));
 	c->state = s;
 }
 
-/* ------------------------------------------------------------------ */
-/* probe mode: what the session saw                                     */
-
-static struct probe_report *
-probe_rep(const struct client *c)
-{
-	return c->d->probe && c->d->report != NULL ? c->d->report : NULL;
-}
-
-/* The text lines of a reply, "CODE text" for the first. */
-static void
-probe_lines(const struct smtp_reply *r, char lines[][PROBE_LINE_MAX],
-    size_t *n)
-{
-	size_t	i;
-
-	for (*n = 0, i = 0; i < r->nlines && *n < PROBE_LINES; i++)
-		(void)snprintf(lines[(*n)++], PROBE_LINE_MAX, "%s",
-		    smtp_reply_text(r, i));
-}
-
-static void
-probe_time(const ASN1_TIME *t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		(void)snprintf(buf, len, "?");
-}
-
-static void
-probe_certs(struct probe_report *p, STACK_OF(X509) *chain)
-{
-	X509	*x;
-	int	i;
-
-	p->ncert = 0;
-	for (i = 0; chain != NULL && i < sk_X509_num(chain) &&
-	    p->ncert < STSEC_MAX_PINS; i++) {
-		struct probe_cert *pc = &p->cert[p->ncert++];
-
-		x = sk_X509_value(chain, i);
-		(void)X509_NAME_oneline(X509_get_subject_name(x), pc->subject,
-		    sizeof(pc->subject));
-		(void)X509_NAME_oneline(X509_get_issuer_name(x), pc->issuer,
-		    sizeof(pc->issuer));
-		probe_time(X509_get0_notBefore(x), pc->not_before,
-		    sizeof(pc->not_before));
-		probe_time(X509_get0_notAfter(x), pc->not_after,
-		    sizeof(pc->not_after));
-		if (stsec_pin_from_x509(x, &pc->pin, NULL) == -1)
-			memset(&pc->pin, 0, sizeof(pc->pin));
-	}
-}
-
-static void
-probe_tls(struct client *c, SSL *ssl, long vr)
-{
-	struct probe_report *p = probe_rep(c);
-	const char *g;
-
-	if (p == NULL)
-		return;
-	p->tls = 1;
-	(void)snprintf(p->tls_version, sizeof(p->tls_version), "%s",
-	    SSL_get_version(ssl));
-	(void)snprintf(p->cipher, sizeof(p->cipher), "%s",
-	    SSL_get_cipher_name(ssl));
-	g = SSL_group_to_name(ssl, SSL_get_negotiated_group(ssl));
-	(void)snprintf(p->group, sizeof(p->group), "%s", g ? g : "?");
-	(void)snprintf(p->pkix, sizeof(p->pkix), "%s", vr == X509_V_OK ?
-	    "verified" : X509_verify_cert_error_string(vr));
-	probe_certs(p, SSL_get_peer_cert_chain(ssl));
-}
+/* What the session sees, for an observer (pinpost probe). */
+#define OBSERVE(c, fn, ...) do {					\
+	if ((c)->obs != NULL && (c)->obs->fn != NULL)			\
+		(c)->obs->fn((c)->obs->arg, __VA_ARGS__);		\
+} while (0)
 
 /* ------------------------------------------------------------------ */
 /* results                                                              */
+
+/*
+ * The failures the client finds itself (the server's own replies and the
+ * policy's decisions carry their codes with them), in one table; a text
+ * may take string arguments.
+ */
+enum client_fail {
+	CF_TOO_BIG,
+	CF_NO_SMTPUTF8,
+	CF_READ_MSG,
+	CF_NO_TLS_START,
+	CF_GREETING,
+	CF_CLOSED_STARTTLS,
+	CF_LONG_REPLY,
+	CF_BAD_REPLY,
+	CF_CONNECT,
+	CF_HANDSHAKE,
+	CF_LOST,
+	CF_NOMEM,
+	CF_CONNECT_FAILED,
+	CF_STOPPED,
+	CF_STORE,
+	CF_STORE_DOWN,
+	CF_NO_DOMAIN,
+	CF_NULL_MX,
+	CF_DNS,
+	CF_DNS_QUERY,
+	CF_UNREACHABLE,
+	CF_ABORTED,
+};
+
+static const struct smtp_status client_fails[] = {
+	[CF_TOO_BIG] = { 552, "5.3.4",
+	    "message is larger than %s accepts (%s)" },
+	[CF_NO_SMTPUTF8] = { 553, "5.6.7",
+	    "%s does not support SMTPUTF8, which the message needs" },
+	[CF_READ_MSG] = { 451, "4.3.0", "cannot read the queued message: %s" },
+	[CF_NO_TLS_START] = { 451, "4.7.0", "%s: cannot start TLS" },
+	[CF_GREETING] = { 451, "4.4.0", "%s greeted with: %s" },
+	[CF_CLOSED_STARTTLS] = { 451, "4.4.2",
+	    "%s closed the connection in reply to STARTTLS: %s" },
+	[CF_LONG_REPLY] = { 451, "4.5.0", "%s: reply line too long" },
+	[CF_BAD_REPLY] = { 451, "4.5.0", "%s: malformed reply" },
+	[CF_CONNECT] = { 451, "4.4.1", "%s: %s" },
+	[CF_HANDSHAKE] = { 451, "4.7.0", "TLS handshake failed: %s" },
+	[CF_LOST] = { 451, "4.4.2", "%s: %s in state %s" },
+	[CF_NOMEM] = { 451, "4.3.0", "out of memory" },
+	[CF_CONNECT_FAILED] = { 451, "4.4.1", "%s: connect failed" },
+	[CF_STOPPED] = { 451, "4.3.2", "delivery stopped (shutdown)" },
+	[CF_STORE] = { 451, "4.3.0", "pin store: %s" },
+	[CF_STORE_DOWN] = { 451, "4.3.0", "pin store unavailable" },
+	[CF_NO_DOMAIN] = { 550, "5.1.2", "%s" },
+	[CF_NULL_MX] = { 556, "5.1.10", "%s" },
+	[CF_DNS] = { 451, "4.4.3", "%s" },
+	[CF_DNS_QUERY] = { 451, "4.4.3", "%s: DNS query failed" },
+	[CF_UNREACHABLE] = { 451, "4.4.1", "no host of %s could be reached" },
+	[CF_ABORTED] = { 451, "4.3.2", "%s: delivery stopped (shutdown)" },
+};
 
 /* Remember why this host failed; the last one is what recipients get. */
 static void
@@ -248,9 +240,20 @@ set_fail(struct client *c, int code, const char *status, const char *fmt,
 	va_start(ap, fmt);
 	(void)vsnprintf(c->fail_reply, sizeof(c->fail_reply), fmt, ap);
 	va_end(ap);
-	if (probe_rep(c) != NULL)
-		(void)snprintf(probe_rep(c)->error, PROBE_LINE_MAX, "%.*s",
-		    PROBE_LINE_MAX - 1, c->fail_reply);
+	OBSERVE(c, fail, c->fail_reply);
+}
+
+static void
+fail(struct client *c, enum client_fail f, ...)
+{
+	const struct smtp_status *t = &client_fails[f];
+	char	text[QUEUE_REPLY_MAX + 1];
+	va_list	ap;
+
+	va_start(ap, f);
+	(void)vsnprintf(text, sizeof(text), t->text, ap);
+	va_end(ap);
+	set_fail(c, t->code, t->enh, "%d %s %s", t->code, t->enh, text);
 }
 
 static void
@@ -444,15 +447,16 @@ msg_size(const struct client *c)
 static int
 txn_precheck(struct client *c)
 {
+	char	n[24];
+
 	if ((c->feat & F_SIZE) && c->size_limit > 0 &&
 	    msg_size(c) > c->size_limit) {
-		set_fail(c, 552, "5.3.4", "552 5.3.4 message is larger than "
-		    "%s accepts (%" PRIu64 ")", c->key, c->size_limit);
+		(void)snprintf(n, sizeof(n), "%" PRIu64, c->size_limit);
+		fail(c, CF_TOO_BIG, c->key, n);
 		return -1;
 	}
 	if (c->d->smtputf8 && !(c->feat & F_SMTPUTF8)) {
-		set_fail(c, 553, "5.6.7", "553 5.6.7 %s does not support "
-		    "SMTPUTF8, which the message needs", c->key);
+		fail(c, CF_NO_SMTPUTF8, c->key);
 		return -1;
 	}
 	return 0;
@@ -512,8 +516,7 @@ body_begin(struct client *c)
 
 	if ((c->fd = open(c->d->msg_path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    (c->bdat && body_size(c, &size) == -1)) {
-		set_fail(c, 451, "4.3.0", "451 4.3.0 cannot read the queued "
-		    "message: %s", strerror(errno));
+		fail(c, CF_READ_MSG, strerror(errno));
 		send_quit(c);
 		return;
 	}
@@ -539,8 +542,7 @@ body_feed(struct client *c)
 		return;
 	n = read(c->fd, in, sizeof(in));
 	if (n < 0) {
-		set_fail(c, 451, "4.3.0", "451 4.3.0 cannot read the queued "
-		    "message: %s", strerror(errno));
+		fail(c, CF_READ_MSG, strerror(errno));
 		conn_close(c);
 		client_finish(c);
 		return;
@@ -708,13 +710,13 @@ start_tls(struct client *c)
 		    "to STARTTLS\"", c->d->id, c->key, left);
 		(void)evbuffer_drain(in, left);
 	}
-	if ((ssl = SSL_new(c->srv->client_ctx)) == NULL)
+	if ((ssl = SSL_new(c->ctx->client_ctx)) == NULL)
 		goto fail;
 	if (c->sni[0] != '\0') {
 		(void)SSL_set_tlsext_host_name(ssl, c->sni);
 		(void)SSL_set1_host(ssl, c->sni);
 	}
-	tbev = bufferevent_openssl_filter_new(c->srv->base, c->bev, ssl,
+	tbev = bufferevent_openssl_filter_new(c->ctx->base, c->bev, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE |
 	    BEV_OPT_DEFER_CALLBACKS);
 	if (tbev == NULL) {
@@ -729,7 +731,7 @@ start_tls(struct client *c)
 	enter_state(c, C_HANDSHAKE);
 	return;
 fail:
-	set_fail(c, 451, "4.7.0", "451 4.7.0 %s: cannot start TLS", c->key);
+	fail(c, CF_NO_TLS_START, c->key);
 	next_host(c);
 }
 
@@ -758,7 +760,7 @@ trusted_keys(SSL *ssl, long vr, struct stsec_pinset *out,
 }
 
 static void
-tls_ready(struct client *c)
+tls_ready(struct client *c, int implicit)
 {
 	struct stsec_error err;
 	struct stsec_decision dec;
@@ -773,14 +775,12 @@ tls_ready(struct client *c)
 	log_info("id=%s host=%s tls=%s cipher=%s pkix=%s", c->d->id, c->key,
 	    SSL_get_version(ssl), SSL_get_cipher_name(ssl),
 	    vr == X509_V_OK ? "verified" : X509_verify_cert_error_string(vr));
-	probe_tls(c, ssl, vr);
+	OBSERVE(c, tls, ssl, vr);
 	stsec_policy_check_chain(&c->hrec, &c->chain, (int64_t)time(NULL),
 	    &c->cfg, &dec);
 	log_decision(c, "pins", &dec);
-	if (probe_rep(c) != NULL)
-		probe_rep(c)->chain = dec;
-	if (c->implicit_wait) {		/* implicit TLS: the greeting next */
-		c->implicit_wait = 0;
+	OBSERVE(c, pins, &dec);
+	if (implicit) {			/* implicit TLS: the greeting next */
 		c->chain_ok = dec.verdict == STSEC_PROCEED && !dec.report_only;
 		enter_state(c, C_GREETING);
 		return;
@@ -792,7 +792,7 @@ tls_ready(struct client *c)
 		return;
 	}
 	c->chain_ok = dec.verdict == STSEC_PROCEED && !dec.report_only;
-	send_line(c, "EHLO %s", c->srv->conf->myhostname);
+	send_line(c, "EHLO %s", c->ctx->conf->myhostname);
 	enter_state(c, C_EHLO);
 }
 
@@ -861,15 +861,14 @@ note_tls_ehlo(struct client *c, const struct smtp_reply *r)
 		(void)stsec_ehlo_feed(&e, smtp_reply_text(r, i),
 		    strlen(smtp_reply_text(r, i)));
 	stsec_ehlo_finish(&e);
-	if (probe_rep(c) != NULL)
-		probe_rep(c)->ehlo = e;
+	OBSERVE(c, keywords, &e);
 	if (c->d->probe && !c->d->probe_learn)
 		return;
 	log_info("id=%s host=%s pkp=%s stsec=%s%s%s", c->d->id, c->key,
 	    stsec_kw_state_str(e.pkp), stsec_kw_state_str(e.stsec),
 	    e.pkp == STSEC_KW_INVALID ? " why=" : "",
 	    e.pkp == STSEC_KW_INVALID ? e.pkp_why : "");
-	if (pinstore_note(c->srv->pins, c->key, c->dom, 1, &e, &c->chain,
+	if (pinstore_note(c->ctx->pins, c->key, c->dom, 1, &e, &c->chain,
 	    c->chain_ok, &c->cfg, note_log_cb, note_log_arg(c)) == -1)
 		log_warn("id=%s host=%s cannot note the EHLO", c->d->id,
 		    c->key);
@@ -879,12 +878,6 @@ note_tls_ehlo(struct client *c, const struct smtp_reply *r)
 static void
 probe_ehlo(struct client *c, const struct smtp_reply *r)
 {
-	struct probe_report *p = probe_rep(c);
-
-	if (c->tls)
-		probe_lines(r, p->tlsl, &p->ntls);
-	else
-		probe_lines(r, p->plain, &p->nplain);
 	if (r->code / 100 != 2) {
 		set_fail(c, r->code, "5.5.0", "EHLO refused: %d", r->code);
 		send_quit(c);
@@ -904,13 +897,14 @@ probe_ehlo(struct client *c, const struct smtp_reply *r)
 static void
 on_ehlo(struct client *c, const struct smtp_reply *r)
 {
-	if (probe_rep(c) != NULL) {
+	OBSERVE(c, reply, CLIENT_EHLO, c->tls, r);
+	if (c->d->probe) {
 		probe_ehlo(c, r);
 		return;
 	}
 	if (r->code / 100 != 2) {
 		if (!c->tls && c->plan.level < STSEC_TLS_ENCRYPT) {
-			send_line(c, "HELO %s", c->srv->conf->myhostname);
+			send_line(c, "HELO %s", c->ctx->conf->myhostname);
 			enter_state(c, C_HELO);
 			return;
 		}
@@ -946,13 +940,10 @@ on_greeting(struct client *c, const struct smtp_reply *r)
 {
 	char	line[QUEUE_REPLY_MAX + 1];
 
-	if (probe_rep(c) != NULL)
-		(void)snprintf(probe_rep(c)->greeting, PROBE_LINE_MAX, "%d %s",
-		    r->code, smtp_reply_text(r, 0));
+	OBSERVE(c, reply, CLIENT_GREETING, c->tls, r);
 	if (r->code != 220) {
 		reply_line(r, line, sizeof(line));
-		set_fail(c, 451, "4.4.0", "451 4.4.0 %s greeted with: %s",
-		    c->key, line);
+		fail(c, CF_GREETING, c->key, line);
 		send_quit(c);
 		return;
 	}
@@ -962,7 +953,7 @@ on_greeting(struct client *c, const struct smtp_reply *r)
 		enter_state(c, C_EARLY);
 		return;
 	}
-	send_line(c, "EHLO %s", c->srv->conf->myhostname);
+	send_line(c, "EHLO %s", c->ctx->conf->myhostname);
 	enter_state(c, C_EHLO);
 }
 
@@ -986,8 +977,7 @@ starttls_closing(struct client *c, const struct smtp_reply *r)
 		if (r->code == 421)
 			fail_with_reply(c, r);
 		else
-			set_fail(c, 451, "4.4.2", "451 4.4.2 %s closed the "
-			    "connection in reply to STARTTLS: %s", c->key, line);
+			fail(c, CF_CLOSED_STARTTLS, c->key, line);
 	}
 	if (c->d->probe) {
 		conn_close(c);
@@ -1002,13 +992,12 @@ on_early(struct client *c, const struct smtp_reply *r)
 {
 	int	note = !c->d->probe || c->d->probe_learn;
 
-	if (probe_rep(c) != NULL)
-		probe_rep(c)->early_code = r->code;
+	OBSERVE(c, reply, CLIENT_EARLY, c->tls, r);
 	if (starttls_closing(c, r))
 		return;
 	if (r->code == 220) {
 		if (note && c->hrec.early != STSEC_EARLY_ACCEPTED)
-			(void)pinstore_early(c->srv->pins, c->key, 1);
+			(void)pinstore_early(c->ctx->pins, c->key, 1);
 		start_tls(c);
 		return;
 	}
@@ -1016,16 +1005,15 @@ on_early(struct client *c, const struct smtp_reply *r)
 	    c->d->id, c->key, r->code);
 	/* 503 is "EHLO first" (Exim, OpenSMTPD); other answers may heal. */
 	if (note && r->code == 503)
-		(void)pinstore_early(c->srv->pins, c->key, 0);
-	send_line(c, "EHLO %s", c->srv->conf->myhostname);
+		(void)pinstore_early(c->ctx->pins, c->key, 0);
+	send_line(c, "EHLO %s", c->ctx->conf->myhostname);
 	enter_state(c, C_EHLO);
 }
 
 static void
 on_starttls(struct client *c, const struct smtp_reply *r)
 {
-	if (probe_rep(c) != NULL)
-		probe_rep(c)->starttls_code = r->code;
+	OBSERVE(c, reply, CLIENT_STARTTLS, c->tls, r);
 	if (starttls_closing(c, r))
 		return;
 	if (r->code == 220) {
@@ -1095,8 +1083,7 @@ read_reply_line(struct client *c)
 	line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
 	if (line == NULL) {
 		if (evbuffer_get_length(in) > SMTP_REPLY_LINE_MAX * 4) {
-			set_fail(c, 451, "4.5.0", "451 4.5.0 %s: reply line "
-			    "too long", c->key);
+			fail(c, CF_LONG_REPLY, c->key);
 			conn_close(c);
 			client_finish(c);
 			return -1;
@@ -1106,8 +1093,7 @@ read_reply_line(struct client *c)
 	r = smtp_reply_feed(&c->reply, line, len);
 	free(line);
 	if (r == -1) {
-		set_fail(c, 451, "4.5.0", "451 4.5.0 %s: malformed reply",
-		    c->key);
+		fail(c, CF_BAD_REPLY, c->key);
 		conn_close(c);
 		client_finish(c);
 		return -1;
@@ -1123,7 +1109,7 @@ client_read_cb(struct bufferevent *bev, void *arg)
 	int	got;
 
 	(void)bev;
-	while (c->bev != NULL && !c->finished) {
+	while (c->bev != NULL && c->state != C_DONE) {
 		got = read_reply_line(c);
 		if (got <= 0)
 			return;
@@ -1155,7 +1141,7 @@ client_write_cb(struct bufferevent *bev, void *arg)
 static void
 on_connected(struct client *c)
 {
-	struct timeval tv = { (time_t)c->srv->conf->smtp_timeout, 0 };
+	struct timeval tv = { (time_t)c->ctx->conf->smtp_timeout, 0 };
 	int	one = 1;
 
 	(void)setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY,
@@ -1173,10 +1159,9 @@ on_conn_error(struct client *c, short what)
 
 	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
 		ERR_error_string_n(e, buf, sizeof(buf));
-	if (c->state == C_CONNECT) {
-		set_fail(c, 451, "4.4.1", "451 4.4.1 %s: %s", c->key,
-		    what & BEV_EVENT_TIMEOUT ? "connect timed out" :
-		    "connection refused");
+	if (c->state == C_CONNECT || c->state == C_TLS_CONNECT) {
+		fail(c, CF_CONNECT, c->key, what & BEV_EVENT_TIMEOUT ?
+		    "connect timed out" : "connection refused");
 		next_addr(c);
 		return;
 	}
@@ -1185,9 +1170,9 @@ on_conn_error(struct client *c, short what)
 		    c->key, buf[0] ? buf : what & BEV_EVENT_TIMEOUT ?
 		    "timeout" : "connection closed");
 		if (c->d->probe) {	/* a probe reports it; no retry */
-			set_fail(c, 451, "4.7.0", "TLS handshake failed: %s",
-			    buf[0] ? buf : what & BEV_EVENT_TIMEOUT ?
-			    "timeout" : "connection closed");
+			fail(c, CF_HANDSHAKE, buf[0] ? buf :
+			    what & BEV_EVENT_TIMEOUT ? "timeout" :
+			    "connection closed");
 			conn_close(c);
 			client_finish(c);
 			return;
@@ -1206,9 +1191,8 @@ on_conn_error(struct client *c, short what)
 		client_finish(c);
 		return;
 	}
-	set_fail(c, 451, "4.4.2", "451 4.4.2 %s: %s in state %s", c->key,
-	    what & BEV_EVENT_TIMEOUT ? "timeout" : "connection lost",
-	    cstate_str(c->state));
+	fail(c, CF_LOST, c->key, what & BEV_EVENT_TIMEOUT ? "timeout" :
+	    "connection lost", cstate_str(c->state));
 	if (c->txn_started) {
 		conn_close(c);
 		client_finish(c);
@@ -1223,11 +1207,11 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
-		if (c->implicit_wait) {
+		if (c->state == C_TLS_CONNECT) {
 			on_connected(c);
-			tls_ready(c);
+			tls_ready(c, 1);
 		} else if (c->state == C_HANDSHAKE)
-			tls_ready(c);
+			tls_ready(c, 0);
 		else
 			on_connected(c);
 		out_flush(c);
@@ -1248,23 +1232,21 @@ conn_bev(struct client *c)
 	int	opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
 	SSL	*ssl;
 
-	c->implicit_wait = 0;
 	if (!c->d->probe_implicit)
-		return bufferevent_socket_new(c->srv->base, -1, opts);
-	if ((ssl = SSL_new(c->srv->client_ctx)) == NULL)
+		return bufferevent_socket_new(c->ctx->base, -1, opts);
+	if ((ssl = SSL_new(c->ctx->client_ctx)) == NULL)
 		return NULL;
 	if (c->sni[0] != '\0') {
 		(void)SSL_set_tlsext_host_name(ssl, c->sni);
 		(void)SSL_set1_host(ssl, c->sni);
 	}
-	bev = bufferevent_openssl_socket_new(c->srv->base, -1, ssl,
+	bev = bufferevent_openssl_socket_new(c->ctx->base, -1, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, opts);
 	if (bev == NULL) {
 		SSL_free(ssl);
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	c->implicit_wait = 1;
 	return bev;
 }
 
@@ -1272,7 +1254,7 @@ static void
 try_addr(struct client *c)
 {
 	struct dns_host *h = &c->hosts.host[c->host_i];
-	struct timeval tv = { (time_t)c->srv->conf->connect_timeout, 0 };
+	struct timeval tv = { (time_t)c->ctx->conf->connect_timeout, 0 };
 
 	if (c->addr_i >= h->naddr) {
 		next_host(c);
@@ -1284,7 +1266,7 @@ try_addr(struct client *c)
 	smtp_reply_init(&c->reply);
 	c->bev = conn_bev(c);
 	if (c->bev == NULL) {
-		set_fail(c, 451, "4.3.0", "451 4.3.0 out of memory");
+		fail(c, CF_NOMEM);
 		client_finish(c);
 		return;
 	}
@@ -1292,16 +1274,12 @@ try_addr(struct client *c)
 	    client_event_cb, c);
 	(void)bufferevent_set_timeouts(c->bev, &tv, &tv);
 	(void)bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	enter_state(c, C_CONNECT);
-	if (probe_rep(c) != NULL)
-		(void)addr_format((const struct sockaddr *)&h->addr[
-		    c->addr_i].ss, probe_rep(c)->addr,
-		    sizeof(probe_rep(c)->addr));
+	enter_state(c, c->d->probe_implicit ? C_TLS_CONNECT : C_CONNECT);
+	OBSERVE(c, addr, (const struct sockaddr *)&h->addr[c->addr_i].ss);
 	if (bufferevent_socket_connect(c->bev,
 	    (struct sockaddr *)&h->addr[c->addr_i].ss,
 	    (int)h->addr[c->addr_i].len) == -1) {
-		set_fail(c, 451, "4.4.1", "451 4.4.1 %s: connect failed",
-		    c->key);
+		fail(c, CF_CONNECT_FAILED, c->key);
 		next_addr(c);
 	}
 }
@@ -1312,15 +1290,14 @@ store_cb(const struct pinstore_view *v, void *arg)
 	struct client *c = arg;
 
 	c->jobs--;
-	if (c->srv->stopping) {
-		set_fail(c, 451, "4.3.2", "451 4.3.2 delivery stopped "
-		    "(shutdown)");
+	if (c->ctx->stopping) {
+		fail(c, CF_STOPPED);
 		client_finish(c);
 		return;
 	}
 	if (!v->ok) {
 		/* A failed policy lookup fails closed. */
-		set_fail(c, 451, "4.3.0", "451 4.3.0 pin store: %s", v->err);
+		fail(c, CF_STORE, v->err);
 		next_host(c);
 		return;
 	}
@@ -1331,11 +1308,7 @@ store_cb(const struct pinstore_view *v, void *arg)
 	    v->domain_found ? &v->domain : NULL, (int64_t)time(NULL),
 	    &c->cfg, &c->plan);
 	c->chain_ok = 0;
-	if (probe_rep(c) != NULL) {
-		probe_rep(c)->store_found = v->host_found;
-		probe_rep(c)->store = c->hrec;
-		probe_rep(c)->plan = c->plan;
-	}
+	OBSERVE(c, store, v->host_found ? &c->hrec : NULL, &c->plan);
 	log_debug("id=%s host=%s plan level=%s why=%s first=%d pinned=%d",
 	    c->d->id, c->key, stsec_tls_level_str(c->plan.level),
 	    stsec_why_str(c->plan.why), c->plan.starttls_first,
@@ -1348,7 +1321,7 @@ static void
 host_key(struct client *c, const struct dns_host *h)
 {
 	const struct route *r = &c->d->route;
-	int	port = r->port ? r->port : (int)c->srv->conf->relay_port;
+	int	port = r->port ? r->port : (int)c->ctx->conf->relay_port;
 
 	if (h->name[0] != '[' ) {
 		(void)snprintf(c->key, sizeof(c->key), "%s", h->name);
@@ -1376,15 +1349,13 @@ try_host(struct client *c)
 	}
 	h = &c->hosts.host[c->host_i];
 	host_key(c, h);
-	if (probe_rep(c) != NULL)
-		(void)snprintf(probe_rep(c)->host, sizeof(probe_rep(c)->host),
-		    "%s", c->key);
+	OBSERVE(c, host, c->key);
 	(void)snprintf(c->d->remote, sizeof(c->d->remote), "%s", c->key);
 	enter_state(c, C_STORE);
 	c->jobs++;
-	if (pinstore_get(c->srv->pins, c->key, c->dom, store_cb, c) == -1) {
+	if (pinstore_get(c->ctx->pins, c->key, c->dom, store_cb, c) == -1) {
 		c->jobs--;
-		set_fail(c, 451, "4.3.0", "451 4.3.0 pin store unavailable");
+		fail(c, CF_STORE_DOWN);
 		client_finish(c);
 	}
 }
@@ -1395,13 +1366,13 @@ dns_fail(struct client *c, const struct dns_result *res)
 	switch (res->status) {
 	case DNS_NXDOMAIN:
 	case DNS_NODATA:
-		set_fail(c, 550, "5.1.2", "550 5.1.2 %s", res->why);
+		fail(c, CF_NO_DOMAIN, res->why);
 		break;
 	case DNS_NULLMX:
-		set_fail(c, 556, "5.1.10", "556 5.1.10 %s", res->why);
+		fail(c, CF_NULL_MX, res->why);
 		break;
 	default:
-		set_fail(c, 451, "4.4.3", "451 4.4.3 %s", res->why);
+		fail(c, CF_DNS, res->why);
 		break;
 	}
 }
@@ -1429,7 +1400,7 @@ static void
 client_resolve(struct client *c)
 {
 	const struct route *r = &c->d->route;
-	int	port = r->port ? r->port : (int)c->srv->conf->relay_port;
+	int	port = r->port ? r->port : (int)c->ctx->conf->relay_port;
 
 	enter_state(c, C_RESOLVE);
 	if (c->d->probe_hosts != NULL) {
@@ -1442,11 +1413,10 @@ client_resolve(struct client *c)
 		try_host(c);
 		return;
 	}
-	c->dq = r->mx ? dns_mx(c->srv->dns, r->host, port, dns_cb_fn, c) :
-	    dns_host(c->srv->dns, r->host, port, dns_cb_fn, c);
+	c->dq = r->mx ? dns_mx(c->ctx->dns, r->host, port, dns_cb_fn, c) :
+	    dns_host(c->ctx->dns, r->host, port, dns_cb_fn, c);
 	if (c->dq == NULL) {
-		set_fail(c, 451, "4.4.3", "451 4.4.3 %s: DNS query failed",
-		    r->host);
+		fail(c, CF_DNS_QUERY, r->host);
 		client_finish(c);
 	}
 }
@@ -1462,7 +1432,7 @@ finish_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	LIST_REMOVE(c, entry);
+	c->d->client = NULL;
 	c->done(c->d, c->done_arg);
 	evbuffer_free(c->obuf);
 	free(c);
@@ -1473,13 +1443,12 @@ client_finish(struct client *c)
 {
 	size_t	i;
 
-	if (c->finished)
+	if (c->state == C_DONE)
 		return;
-	c->finished = 1;
 	/* A probe that got to QUIT ran its course: no failure. */
 	if (c->fail_code == 0 && !(c->d->probe && c->state == C_QUIT))
-		set_fail(c, 451, "4.4.1", "451 4.4.1 no host of %s could be "
-		    "reached", c->d->route.host);
+		fail(c, CF_UNREACHABLE, c->d->route.host);
+	enter_state(c, C_DONE);
 	for (i = 0; i < c->d->nrcpt; i++) {
 		struct delivery_rcpt *r = &c->d->rcpt[i];
 
@@ -1491,52 +1460,48 @@ client_finish(struct client *c)
 	if (c->dq != NULL)
 		dns_cancel(c->dq);
 	c->dq = NULL;
-	if (c->aborted || event_base_once(c->srv->base, -1, EV_TIMEOUT,
+	if (c->aborted || event_base_once(c->ctx->base, -1, EV_TIMEOUT,
 	    finish_cb, c, NULL) == -1)
 		finish_cb(-1, 0, c);
 }
 
 void
-client_abort_all(struct server *srv)
+client_abort(struct client *c)
 {
-	struct client *c, *next;
-
-	for (c = LIST_FIRST(&srv->clients); c != NULL; c = next) {
-		next = LIST_NEXT(c, entry);
-		if (c->finished || c->jobs > 0)
-			continue;	/* on its way out already */
-		set_fail(c, 451, "4.3.2", "451 4.3.2 %s: delivery stopped "
-		    "(shutdown)", c->key);
-		c->aborted = 1;
-		client_finish(c);
-	}
+	if (c->state == C_DONE || c->jobs > 0)
+		return;		/* on its way out already */
+	fail(c, CF_ABORTED, c->key);
+	c->aborted = 1;
+	client_finish(c);
 }
 
-int
-client_start(struct server *srv, struct delivery *d, client_done_fn *done,
-    void *arg)
+struct client *
+client_start(const struct mta_ctx *ctx, struct delivery *d,
+    const struct client_observer *obs, client_done_fn *done, void *arg)
 {
 	struct client *c;
+	const struct conf *cf = ctx->conf;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return -1;
+		return NULL;
 	if ((c->obuf = evbuffer_new()) == NULL) {
 		free(c);
-		return -1;
+		return NULL;
 	}
-	c->srv = srv;
+	c->ctx = ctx;
+	c->obs = obs;
 	c->d = d;
+	d->client = c;
 	c->done = done;
 	c->done_arg = arg;
 	c->fd = -1;
 	stsec_policy_cfg_default(&c->cfg);
-	c->cfg.pkp_cap = srv->conf->pkp_cap;
-	c->cfg.stsec_cap = srv->conf->stsec_cap;
-	(void)stsec_mode_parse(srv->conf->pkp_mode, &c->cfg.pkp_mode);
-	(void)stsec_tls_level_parse(srv->conf->tls_level, &c->cfg.tls_level);
+	c->cfg.pkp_cap = cf->pkp_cap;
+	c->cfg.stsec_cap = cf->stsec_cap;
+	(void)stsec_mode_parse(cf->pkp_mode, &c->cfg.pkp_mode);
+	(void)stsec_tls_level_parse(cf->tls_level, &c->cfg.tls_level);
 	if (d->route.has_level)
 		c->cfg.tls_level = d->route.level;
-	LIST_INSERT_HEAD(&srv->clients, c, entry);
 	client_resolve(c);
-	return 0;
+	return c;
 }

@@ -5,6 +5,7 @@
  *	client_start()	resolve the route, then try each host and address
  *			in order until one takes the transaction; calls
  *			done() once with a result for every recipient
+ *	client_abort()	the stop deadline: end it now
  *
  * Per host: read its store record (and the recipient domain's, when the
  * host was found as an MX of it), plan (stsec_policy_plan), connect,
@@ -26,7 +27,11 @@
 #include "queue.h"
 #include "route.h"
 
-struct server;
+struct mta_ctx;
+struct client;
+struct smtp_reply;
+struct ssl_st;
+struct sockaddr;
 
 struct delivery_rcpt {
 	size_t		idx;		/* in the envelope */
@@ -38,43 +43,33 @@ struct delivery_rcpt {
 
 /*
  * A probe (pinpost probe) runs the same session without mail: greeting,
- * [STARTTLS,] EHLO, STARTTLS, EHLO inside TLS, QUIT, and records what it
- * saw.  It notes into the store only when asked (learn).
+ * [STARTTLS,] EHLO, STARTTLS, EHLO inside TLS, QUIT.  It notes into the
+ * store only when asked (learn); what it sees goes to an observer.
  */
-#define PROBE_LINES	40
-#define PROBE_LINE_MAX	512
-
-struct probe_cert {
-	char		subject[256];
-	char		issuer[256];
-	char		not_before[32];
-	char		not_after[32];
-	struct stsec_pin pin;
+enum client_step {
+	CLIENT_GREETING,	/* the 220 (or not) */
+	CLIENT_EARLY,		/* the reply to STARTTLS right after it */
+	CLIENT_EHLO,		/* an EHLO reply, in plaintext or in TLS */
+	CLIENT_STARTTLS		/* the reply to STARTTLS after EHLO */
 };
 
-struct probe_report {
-	char		host[STSEC_NAME_MAX + 8];	/* the store key */
-	char		addr[64];			/* [a]:port */
-	char		greeting[PROBE_LINE_MAX];
-	int		early_code;	/* reply to STARTTLS-first; 0: none */
-	size_t		nplain;
-	char		plain[PROBE_LINES][PROBE_LINE_MAX];	/* EHLO */
-	int		starttls_code;	/* 0: not sent */
-	int		tls;
-	char		tls_version[32];
-	char		cipher[64];
-	char		group[64];
-	char		pkix[128];
-	size_t		ncert;
-	struct probe_cert cert[STSEC_MAX_PINS];
-	size_t		ntls;
-	char		tlsl[PROBE_LINES][PROBE_LINE_MAX];	/* EHLO in TLS */
-	struct stsec_ehlo ehlo;		/* parsed from the EHLO in TLS */
-	int		store_found;
-	struct stsec_host_rec store;	/* what the store knew before */
-	struct stsec_plan plan;
-	struct stsec_decision chain;	/* the pin check, had it enforced */
-	char		error[PROBE_LINE_MAX];	/* "" if the session ran */
+/*
+ * What the session sees, in the order it sees it; every callback may be
+ * NULL.  The pointers are valid for the call only.
+ */
+struct client_observer {
+	void	(*host)(void *arg, const char *key);	/* a host is tried */
+	void	(*addr)(void *arg, const struct sockaddr *sa);
+	/* its store record (NULL: none) and the plan made from it */
+	void	(*store)(void *arg, const struct stsec_host_rec *rec,
+		    const struct stsec_plan *plan);
+	void	(*reply)(void *arg, enum client_step step, int tls,
+		    const struct smtp_reply *r);
+	void	(*tls)(void *arg, struct ssl_st *ssl, long verify);
+	void	(*pins)(void *arg, const struct stsec_decision *dec);
+	void	(*keywords)(void *arg, const struct stsec_ehlo *e);
+	void	(*fail)(void *arg, const char *reply);
+	void	*arg;
 };
 
 struct delivery {
@@ -94,15 +89,16 @@ struct delivery {
 	int		probe_learn;	/* note what the EHLO in TLS says */
 	int		probe_implicit;	/* TLS from the first byte */
 	const struct dns_result *probe_hosts;	/* resolved already */
-	struct probe_report *report;	/* one per host tried */
-	size_t		nreport;
+	struct client	*client;	/* the session; NULL once done */
 };
 
 typedef void client_done_fn(struct delivery *d, void *arg);
 
-int	client_start(struct server *srv, struct delivery *d,
-	    client_done_fn *done, void *arg);
-/* Stop deadline: end every delivery now (4.3.2), calling done(). */
-void	client_abort_all(struct server *srv);
+/* NULL if it cannot start; else done() comes once, from the loop. */
+struct client *client_start(const struct mta_ctx *ctx, struct delivery *d,
+	    const struct client_observer *obs, client_done_fn *done,
+	    void *arg);
+/* Stop deadline: end it now (4.3.2), calling done() (none if done). */
+void	client_abort(struct client *c);
 
 #endif

@@ -13,11 +13,11 @@
 #include <string.h>
 
 #include "conf.h"
+#include "ctx.h"
 #include "local.h"
 #include "log.h"
 #include "maildir.h"
 #include "queue.h"
-#include "server.h"
 #include "worker.h"
 
 #define PATH_MAX_LEN	4096
@@ -163,19 +163,19 @@ local_done(void *arg)
 }
 
 void
-local_schedule(struct server *srv, const char *id)
+local_schedule(const struct mta_ctx *ctx, const char *id)
 {
 	struct local_job *j;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		goto fail;
-	j->queue = srv->queue;
+	j->queue = ctx->queue;
 	(void)snprintf(j->id, sizeof(j->id), "%s", id);
-	j->root = strdup(srv->conf->maildir_root);
-	j->host = strdup(srv->conf->myhostname);
-	j->mailbox_list = srv->conf->mailboxes.n > 0;
+	j->root = strdup(ctx->conf->maildir_root);
+	j->host = strdup(ctx->conf->myhostname);
+	j->mailbox_list = ctx->conf->mailboxes.n > 0;
 	if (j->root == NULL || j->host == NULL ||
-	    worker_submit(srv->worker, local_run, local_done, j) == -1) {
+	    worker_submit(ctx->worker, local_run, local_done, j) == -1) {
 		local_done(j);
 		goto fail;
 	}
@@ -186,18 +186,18 @@ fail:
 
 /* Reads envelopes in the loop: small files, and only at start/timer. */
 void
-local_scan(struct server *srv)
+local_scan(const struct mta_ctx *ctx)
 {
 	struct queue_env env;
 	char	**ids, err[QUEUE_ERR_MAX];
 	size_t	 n, i, k;
 
-	if (queue_list(srv->queue, &ids, &n, err, sizeof(err)) == -1) {
+	if (queue_list(ctx->queue, &ids, &n, err, sizeof(err)) == -1) {
 		log_warn("queue scan: %s", err);
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if (queue_env_load(srv->queue, ids[i], &env, err,
+		if (queue_env_load(ctx->queue, ids[i], &env, err,
 		    sizeof(err)) == -1) {
 			log_warn("id=%s %s", ids[i], err);
 			continue;
@@ -207,7 +207,7 @@ local_scan(struct server *srv)
 			    env.rcpt[k].state == QUEUE_RCPT_PENDING)
 				break;
 		if (k < env.nrcpt)
-			local_schedule(srv, ids[i]);
+			local_schedule(ctx, ids[i]);
 		queue_env_free(&env);
 	}
 	queue_list_free(ids, n);

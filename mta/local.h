@@ -23,12 +23,12 @@
 #include <stddef.h>
 
 struct conf;
-struct server;
+struct mta_ctx;
 
 int	local_is_domain(const struct conf *c, const char *domain);
 int	local_mailbox(const struct conf *c, const char *user,
 	    const char *domain, char *dir, size_t dirlen);
-void	local_schedule(struct server *srv, const char *id);
-void	local_scan(struct server *srv);
+void	local_schedule(const struct mta_ctx *ctx, const char *id);
+void	local_scan(const struct mta_ctx *ctx);
 
 #endif

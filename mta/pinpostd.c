@@ -38,7 +38,6 @@
 #include "check.h"
 #include "conf.h"
 #include "log.h"
-#include "runner.h"
 #include "server.h"
 #include "tls.h"
 
@@ -159,7 +158,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	if (sig == SIGUSR1) {
-		runner_flush(srv->runner);
+		server_flush(srv);
 		return;
 	}
 	log_info("signal %d: stopping", (int)sig);
@@ -236,30 +235,30 @@ run(struct server *srv, int foreground)
 	char	err[CONF_ERR_MAX];
 	size_t	i;
 
-	raise_nofile(srv->conf);
+	raise_nofile(srv->ctx.conf);
 	if (server_listen(srv, err, sizeof(err)) == -1)
 		log_fatal("%s", err);
 	if (!foreground) {
 		if (daemon(0, 0) == -1)
 			log_fatal("daemon: %s", strerror(errno));
-		if (event_reinit(srv->base) == -1)
+		if (event_reinit(srv->ctx.base) == -1)
 			log_fatal("event_reinit failed");
 	}
-	drop_privileges(srv->conf);
-	sigs[0] = add_signal(srv->base, SIGTERM, srv);
-	sigs[1] = add_signal(srv->base, SIGINT, srv);
-	sigs[2] = add_signal(srv->base, SIGHUP, srv);
-	sigs[3] = add_signal(srv->base, SIGUSR1, srv);
+	drop_privileges(srv->ctx.conf);
+	sigs[0] = add_signal(srv->ctx.base, SIGTERM, srv);
+	sigs[1] = add_signal(srv->ctx.base, SIGINT, srv);
+	sigs[2] = add_signal(srv->ctx.base, SIGHUP, srv);
+	sigs[3] = add_signal(srv->ctx.base, SIGUSR1, srv);
 	sigs[4] = NULL;
 	if (server_start(srv, err, sizeof(err)) == -1)
 		log_fatal("%s", err);
-	write_pidfile(srv->conf);
-	log_info("started %s", tls_server_verdict(srv->tls));
-	if (event_base_dispatch(srv->base) == -1)
+	write_pidfile(srv->ctx.conf);
+	log_info("started %s", tls_server_verdict(srv->ctx.tls));
+	if (event_base_dispatch(srv->ctx.base) == -1)
 		log_warn("event loop failed");
 	for (i = 0; sigs[i] != NULL; i++)
 		event_free(sigs[i]);
-	remove_pidfile(srv->conf);
+	remove_pidfile(srv->ctx.conf);
 	log_info("stopped");
 }
 
@@ -327,7 +326,7 @@ main(int argc, char **argv)
 	if (tls_server_pkp(ts) == NULL)
 		log_warn("%s", tls_server_verdict(ts));
 	run(srv, foreground);
-	c = srv->conf;		/* a reload may have replaced it */
+	c = srv->ctx.conf;		/* a reload may have replaced it */
 	server_free(srv);
 	event_base_free(base);
 	conf_free(c);

@@ -42,13 +42,4 @@ const char *route_parse(const char *entry, struct route *r);
 void	route_lookup(char *const *entries, size_t n, const char *domain,
 	    struct route *out);
 
-/*
- * Transitional, for the call route_for(conf, domain, out) that runner.c
- * still makes: the same lookup over a struct conf's `route`.  It expands
- * in the caller, which has conf.h; route.h itself knows nothing of
- * struct conf.  Remove it once runner.c calls route_lookup().
- */
-#define route_for(c, domain, out) \
-	route_lookup((c)->route.v, (c)->route.n, (domain), (out))
-
 #endif

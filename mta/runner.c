@@ -21,12 +21,12 @@
 #include "bounce.h"
 #include "client.h"
 #include "conf.h"
+#include "ctx.h"
 #include "local.h"
 #include "log.h"
 #include "queue.h"
 #include "route.h"
 #include "runner.h"
-#include "server.h"
 #include "worker.h"
 
 #define FORCE_MAX	64
@@ -34,10 +34,13 @@
 struct flight {
 	char		id[QUEUE_ID_LEN + 1];
 	char		dest[STSEC_NAME_MAX + 1];
+	struct delivery	*d;		/* d->client: NULL once it is done */
 };
 
 struct runner {
-	struct server	*srv;
+	const struct mta_ctx *ctx;
+	void		(*idle)(void *);	/* a delivery is over */
+	void		*idle_arg;
 	struct event	*timer;
 	struct event	*kick;
 	struct flight	*fl;
@@ -84,7 +87,8 @@ dest_flights(const struct runner *r, const char *dest)
 }
 
 static int
-flight_add(struct runner *r, const char *id, const char *dest)
+flight_add(struct runner *r, const char *id, const char *dest,
+    struct delivery *d)
 {
 	struct flight *p;
 
@@ -97,6 +101,7 @@ flight_add(struct runner *r, const char *id, const char *dest)
 	}
 	(void)snprintf(r->fl[r->nfl].id, sizeof(r->fl[0].id), "%s", id);
 	(void)snprintf(r->fl[r->nfl].dest, sizeof(r->fl[0].dest), "%s", dest);
+	r->fl[r->nfl].d = d;
 	r->nfl++;
 	return 0;
 }
@@ -140,10 +145,15 @@ apply_one(struct result_job *j, struct queue_env *env,
 	(void)snprintf(q->last_reply, sizeof(q->last_reply), "%s", dr->reply);
 	(void)snprintf(q->remote, sizeof(q->remote), "%.*s",
 	    (int)sizeof(q->remote) - 1, j->d->remote);
+	/*
+	 * Expired only past the lifetime: arrival and now are whole
+	 * seconds, and "now >= arrival + lifetime" could give up to a
+	 * second early.
+	 */
 	if (dr->code / 100 == 2) {
 		q->state = QUEUE_RCPT_DELIVERED;
 		what = "sent";
-	} else if (dr->code / 100 == 5 || now >= env->arrival + j->lifetime) {
+	} else if (dr->code / 100 == 5 || now > env->arrival + j->lifetime) {
 		q->state = QUEUE_RCPT_FAILED;
 		failed[dr->idx] = 1;
 		what = dr->code / 100 == 5 ? "bounced" : "expired";
@@ -192,7 +202,7 @@ delay_notice(struct result_job *j, struct queue_env *env, int64_t now)
 	unsigned char *which;
 	size_t	i;
 
-	if (j->warn_after <= 0 || env->warned || now - env->arrival <
+	if (j->warn_after <= 0 || env->warned || now - env->arrival <=
 	    j->warn_after || count_state(env, QUEUE_RCPT_PENDING) == 0)
 		return;
 	if ((which = calloc(env->nrcpt, 1)) == NULL)
@@ -249,12 +259,12 @@ result_done(void *arg)
 	flight_remove(j->r, j->d->id);
 	for (i = 0; i < 2; i++)
 		if (j->bounce_id[i][0] != '\0' && j->sender_local)
-			local_schedule(j->r->srv, j->bounce_id[i]);
+			local_schedule(j->r->ctx, j->bounce_id[i]);
 	/* a DSN to a remote sender is the runner's: the kick below */
 	free(j->d->rcpt);
 	free(j->d);
 	runner_kick(j->r);
-	server_check_done(j->r->srv);
+	j->r->idle(j->r->idle_arg);
 	free(j);
 }
 
@@ -271,20 +281,20 @@ delivery_done(struct delivery *d, void *arg)
 {
 	struct runner *r = arg;
 	struct result_job *j;
-	const struct conf *c = r->srv->conf;
+	const struct conf *c = r->ctx->conf;
 
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		goto fail;
 	j->r = r;
 	j->d = d;
-	j->queue = r->srv->queue;
+	j->queue = r->ctx->queue;
 	(void)snprintf(j->hostname, sizeof(j->hostname), "%s", c->myhostname);
 	j->retry_min = c->retry_min;
 	j->retry_max = c->retry_max;
 	j->lifetime = c->queue_lifetime;
 	j->warn_after = c->delay_warning;
 	j->sender_local = sender_is_local(c, d->sender);
-	if (worker_submit(r->srv->worker, result_run, result_done, j) == 0)
+	if (worker_submit(r->ctx->worker, result_run, result_done, j) == 0)
 		return;
 	free(j);
 fail:
@@ -357,8 +367,9 @@ delivery_new(const struct runner *r, const struct queue_env *env,
 	(void)snprintf(d->sender, sizeof(d->sender), "%s", env->sender);
 	d->body_8bit = env->body_8bit;
 	d->smtputf8 = env->smtputf8;
-	route_for(r->srv->conf, d->domain, &d->route);
-	if (queue_msg_path(r->srv->queue, env->id, d->msg_path,
+	route_lookup(r->ctx->conf->route.v, r->ctx->conf->route.n, d->domain,
+	    &d->route);
+	if (queue_msg_path(r->ctx->queue, env->id, d->msg_path,
 	    sizeof(d->msg_path)) == -1) {
 		free(d->rcpt);
 		free(d);
@@ -376,7 +387,7 @@ scan_one(struct runner *r, const char *id, int64_t now)
 
 	if (in_flight(r, id))
 		return;
-	if (queue_env_load(r->srv->queue, id, &env, err, sizeof(err)) == -1) {
+	if (queue_env_load(r->ctx->queue, id, &env, err, sizeof(err)) == -1) {
 		log_warn("id=%s %s", id, err);
 		return;
 	}
@@ -385,9 +396,9 @@ scan_one(struct runner *r, const char *id, int64_t now)
 	if (d == NULL)
 		return;
 	if ((int64_t)dest_flights(r, d->route.host) >=
-	    r->srv->conf->destination_concurrency ||
-	    flight_add(r, id, d->route.host) == -1 ||
-	    client_start(r->srv, d, delivery_done, r) == -1) {
+	    r->ctx->conf->destination_concurrency ||
+	    flight_add(r, id, d->route.host, d) == -1 ||
+	    client_start(r->ctx, d, NULL, delivery_done, r) == NULL) {
 		if (in_flight(r, id))
 			flight_remove(r, id);
 		free(d->rcpt);
@@ -402,14 +413,14 @@ runner_scan(struct runner *r)
 	size_t	 n, i;
 	int64_t	 now = (int64_t)time(NULL);
 
-	if (r->srv->stopping)
+	if (r->ctx->stopping)
 		return;
-	if (queue_list(r->srv->queue, &ids, &n, err, sizeof(err)) == -1) {
+	if (queue_list(r->ctx->queue, &ids, &n, err, sizeof(err)) == -1) {
 		log_warn("queue scan: %s", err);
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if ((int64_t)r->nfl >= r->srv->conf->delivery_concurrency)
+		if ((int64_t)r->nfl >= r->ctx->conf->delivery_concurrency)
 			break;
 		scan_one(r, ids[i], now);
 	}
@@ -430,16 +441,18 @@ scan_cb(evutil_socket_t fd, short what, void *arg)
 /* public                                                               */
 
 struct runner *
-runner_new(struct server *srv)
+runner_new(const struct mta_ctx *ctx, void (*idle)(void *), void *arg)
 {
 	struct runner *r;
-	struct timeval tv = { (time_t)srv->conf->queue_run_interval, 0 };
+	struct timeval tv = { (time_t)ctx->conf->queue_run_interval, 0 };
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
-	r->srv = srv;
-	r->timer = event_new(srv->base, -1, EV_PERSIST, scan_cb, r);
-	r->kick = event_new(srv->base, -1, 0, scan_cb, r);
+	r->ctx = ctx;
+	r->idle = idle;
+	r->idle_arg = arg;
+	r->timer = event_new(ctx->base, -1, EV_PERSIST, scan_cb, r);
+	r->kick = event_new(ctx->base, -1, 0, scan_cb, r);
 	if (r->timer == NULL || r->kick == NULL ||
 	    event_add(r->timer, &tv) == -1) {
 		runner_free(r);
@@ -466,7 +479,7 @@ runner_flush(struct runner *r)
 	struct dirent *de;
 	DIR	*dp;
 
-	(void)snprintf(dir, sizeof(dir), "%s/flush", r->srv->conf->spool_dir);
+	(void)snprintf(dir, sizeof(dir), "%s/flush", r->ctx->conf->spool_dir);
 	if ((dp = opendir(dir)) == NULL) {
 		r->force_all = 1;	/* a bare SIGUSR1: everything */
 		runner_kick(r);
@@ -490,6 +503,27 @@ runner_flush(struct runner *r)
 	(void)closedir(dp);
 	log_info("flush: all=%d ids=%zu", r->force_all, r->nforce);
 	runner_kick(r);
+}
+
+/*
+ * The stop deadline: every delivery in flight ends now.  A client may
+ * finish at once, and its done() changes the flights: abort from a copy.
+ */
+void
+runner_abort(struct runner *r)
+{
+	struct client **cs;
+	size_t	i, n = 0;
+
+	if (r == NULL || r->nfl == 0 ||
+	    (cs = calloc(r->nfl, sizeof(*cs))) == NULL)
+		return;
+	for (i = 0; i < r->nfl; i++)
+		if (r->fl[i].d->client != NULL)
+			cs[n++] = r->fl[i].d->client;
+	for (i = 0; i < n; i++)
+		client_abort(cs[i]);
+	free(cs);
 }
 
 size_t

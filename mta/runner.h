@@ -10,6 +10,7 @@
  *	runner_flush()	SIGUSR1 from `pinpost queue flush`: read the
  *			markers in spool_dir/flush/ (ID, or ALL) and retry
  *			those messages now
+ *	runner_abort()	the stop deadline: end every delivery now
  *	runner_busy()	deliveries in flight
  *	runner_free()
  *
@@ -22,12 +23,15 @@
 
 #include <stddef.h>
 
-struct server;
+struct mta_ctx;
 struct runner;
 
-struct runner *runner_new(struct server *srv);
+/* idle(arg) after each delivery is over (the owner may be stopping). */
+struct runner *runner_new(const struct mta_ctx *ctx, void (*idle)(void *),
+	    void *arg);
 void	runner_kick(struct runner *r);
 void	runner_flush(struct runner *r);
+void	runner_abort(struct runner *r);
 size_t	runner_busy(const struct runner *r);
 void	runner_free(struct runner *r);
 

@@ -20,7 +20,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "client.h"
+#include "addr.h"
 #include "conf.h"
 #include "dns.h"
 #include "local.h"
@@ -47,13 +47,92 @@ server_new(struct event_base *base, const char *conf_path, struct conf *conf,
 		(void)snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	srv->base = base;
+	srv->ctx.base = base;
 	srv->conf_path = conf_path;
-	srv->conf = conf;
-	srv->tls = tls;
-	LIST_INIT(&srv->sessions);
-	LIST_INIT(&srv->clients);
+	srv->ctx.conf = conf;
+	srv->ctx.tls = tls;
+	LIST_INIT(&srv->conns);
 	return srv;
+}
+
+/* ------------------------------------------------------------------ */
+/* sessions: the server's list, and the hooks they call                 */
+
+struct server_conn {
+	LIST_ENTRY(server_conn)	 entry;
+	struct server		*srv;
+	struct session		*s;
+};
+
+static void	server_check_done(struct server *);
+
+static void
+conn_queued(void *arg, const char *id, int local, int remote)
+{
+	struct server_conn *n = arg;
+
+	if (local)
+		local_schedule(&n->srv->ctx, id);
+	if (remote)
+		runner_kick(n->srv->runner);
+}
+
+static void
+conn_gone(void *arg)
+{
+	struct server_conn *n = arg;
+	struct server *srv = n->srv;
+
+	LIST_REMOVE(n, entry);
+	free(n);
+	srv->nsessions--;
+	server_check_done(srv);
+}
+
+static size_t
+conns_from(const struct server *srv, const struct sockaddr *sa)
+{
+	const struct server_conn *n;
+	size_t	k = 0;
+
+	LIST_FOREACH(n, &srv->conns, entry)
+		if (addr_same_host(session_addr(n->s), sa))
+			k++;
+	return k;
+}
+
+static int
+conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
+    socklen_t salen, int tls)
+{
+	struct server_conn *n;
+	struct session_hooks hooks = { conn_queued, conn_gone, NULL };
+
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return -1;
+	n->srv = srv;
+	hooks.arg = n;
+	n->s = session_new(&srv->ctx, srv->next_id++, fd, sa, salen, tls,
+	    &hooks);
+	if (n->s == NULL) {
+		free(n);
+		return -1;
+	}
+	LIST_INSERT_HEAD(&srv->conns, n, entry);
+	srv->nsessions++;
+	return 0;
+}
+
+/* Each call may free its session, and with it the node. */
+static void
+conns_each(struct server *srv, void (*fn)(struct session *))
+{
+	struct server_conn *n, *next;
+
+	for (n = LIST_FIRST(&srv->conns); n != NULL; n = next) {
+		next = LIST_NEXT(n, entry);
+		fn(n->s);
+	}
 }
 
 /* "1.2.3.4:25" or "[::1]:25" into a sockaddr. */
@@ -139,20 +218,20 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 	for (i = 0; i < srv->nlis; i++)
 		if (srv->lis[i] == lis)
 			tls = srv->lis_tls[i];
-	if (srv->stopping) {
+	if (srv->ctx.stopping) {
 		close(fd);
 		return;
 	}
-	if ((int64_t)srv->nsessions >= srv->conf->max_connections) {
+	if ((int64_t)srv->nsessions >= srv->ctx.conf->max_connections) {
 		refuse(fd, "max_connections");
 		return;
 	}
-	if ((int64_t)session_count_addr(srv, sa) >=
-	    srv->conf->max_connections_per_ip) {
+	if ((int64_t)conns_from(srv, sa) >=
+	    srv->ctx.conf->max_connections_per_ip) {
 		refuse(fd, "max_connections_per_ip");
 		return;
 	}
-	if (session_new(srv, fd, sa, (socklen_t)salen, tls) == NULL) {
+	if (conn_new(srv, fd, sa, (socklen_t)salen, tls) == -1) {
 		log_warn("cannot start a session: out of memory");
 		close(fd);
 	}
@@ -171,7 +250,7 @@ resume_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (srv->stopping)
+	if (srv->ctx.stopping)
 		return;
 	for (i = 0; i < srv->nlis; i++)
 		(void)evconnlistener_enable(srv->lis[i]);
@@ -193,7 +272,7 @@ accept_error_cb(struct evconnlistener *lis, void *arg)
 	log_warn("accept: %s; not accepting for 1s", strerror(e));
 	for (i = 0; i < srv->nlis; i++)
 		(void)evconnlistener_disable(srv->lis[i]);
-	(void)event_base_once(srv->base, -1, EV_TIMEOUT, resume_cb, srv, &tv);
+	(void)event_base_once(srv->ctx.base, -1, EV_TIMEOUT, resume_cb, srv, &tv);
 }
 
 static int
@@ -212,7 +291,7 @@ listen_list(struct server *srv, const struct conf_list *l, int tls,
 		}
 		if ((fd = bind_one(l->v[i], err, errlen)) == -1)
 			return -1;
-		lis = evconnlistener_new(srv->base, accept_cb, srv,
+		lis = evconnlistener_new(srv->ctx.base, accept_cb, srv,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
 		    LEV_OPT_DISABLED, -1, fd);
 		if (lis != NULL)
@@ -234,10 +313,10 @@ listen_list(struct server *srv, const struct conf_list *l, int tls,
 int
 server_listen(struct server *srv, char *err, size_t errlen)
 {
-	if (listen_list(srv, &srv->conf->listen, 0, err, errlen) == -1 ||
-	    listen_list(srv, &srv->conf->listen_tls, 1, err, errlen) == -1)
+	if (listen_list(srv, &srv->ctx.conf->listen, 0, err, errlen) == -1 ||
+	    listen_list(srv, &srv->ctx.conf->listen_tls, 1, err, errlen) == -1)
 		return -1;
-	if (srv->conf->listen_tls.n > 0 && srv->tls == NULL) {
+	if (srv->ctx.conf->listen_tls.n > 0 && srv->ctx.tls == NULL) {
 		(void)snprintf(err, errlen, "listen_tls needs TLS");
 		return -1;
 	}
@@ -251,33 +330,39 @@ local_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!srv->stopping && worker_busy(srv->worker) == 0)
-		local_scan(srv);
+	if (!srv->ctx.stopping && worker_busy(srv->ctx.worker) == 0)
+		local_scan(&srv->ctx);
+}
+
+static void
+runner_idle(void *arg)
+{
+	server_check_done(arg);
 }
 
 /* The sending side: DNS, the client TLS context, the store, the runner. */
 static int
 delivery_start(struct server *srv, char *err, size_t errlen)
 {
-	srv->dns = dns_new(srv->base, srv->conf->dns_resolver, err, errlen);
-	if (srv->dns == NULL)
+	srv->ctx.dns = dns_new(srv->ctx.base, srv->ctx.conf->dns_resolver, err, errlen);
+	if (srv->ctx.dns == NULL)
 		return -1;
-	if ((srv->client_ctx = tls_client_ctx_new(srv->conf, err,
+	if ((srv->ctx.client_ctx = tls_client_ctx_new(srv->ctx.conf, err,
 	    errlen)) == NULL)
 		return -1;
 	/*
 	 * The store has a thread of its own: a store locked by another
 	 * process must not hold up the commits behind every 250.
 	 */
-	if ((srv->store_worker = worker_new(srv->base)) == NULL) {
+	if ((srv->store_worker = worker_new(srv->ctx.base)) == NULL) {
 		(void)snprintf(err, errlen, "cannot start the store thread");
 		return -1;
 	}
-	srv->pins = pinstore_open(srv->store_worker, srv->conf->store, err,
+	srv->ctx.pins = pinstore_open(srv->store_worker, srv->ctx.conf->store, err,
 	    errlen);
-	if (srv->pins == NULL)
+	if (srv->ctx.pins == NULL)
 		return -1;
-	if ((srv->runner = runner_new(srv)) == NULL) {
+	if ((srv->runner = runner_new(&srv->ctx, runner_idle, srv)) == NULL) {
 		(void)snprintf(err, errlen, "cannot start the queue runner");
 		return -1;
 	}
@@ -290,18 +375,18 @@ server_start(struct server *srv, char *err, size_t errlen)
 	struct timeval tv = { LOCAL_SCAN_SECS, 0 };
 	size_t	i;
 
-	srv->queue = queue_open(srv->conf->spool_dir, err, errlen);
-	if (srv->queue == NULL)
+	srv->ctx.queue = queue_open(srv->ctx.conf->spool_dir, err, errlen);
+	if (srv->ctx.queue == NULL)
 		return -1;
-	if (queue_recover(srv->queue, err, errlen) == -1)
+	if (queue_recover(srv->ctx.queue, err, errlen) == -1)
 		log_warn("queue: %s", err);
-	if ((srv->worker = worker_new(srv->base)) == NULL) {
+	if ((srv->ctx.worker = worker_new(srv->ctx.base)) == NULL) {
 		(void)snprintf(err, errlen, "cannot start the worker thread");
 		return -1;
 	}
 	if (delivery_start(srv, err, errlen) == -1)
 		return -1;
-	srv->local_timer = event_new(srv->base, -1, EV_PERSIST,
+	srv->local_timer = event_new(srv->ctx.base, -1, EV_PERSIST,
 	    local_timer_cb, srv);
 	if (srv->local_timer == NULL ||
 	    event_add(srv->local_timer, &tv) == -1) {
@@ -313,7 +398,7 @@ server_start(struct server *srv, char *err, size_t errlen)
 			(void)snprintf(err, errlen, "cannot accept");
 			return -1;
 		}
-	local_scan(srv);
+	local_scan(&srv->ctx);
 	return 0;
 }
 
@@ -337,21 +422,21 @@ server_reload(struct server *srv)
 		free(c);
 		return;
 	}
-	tls_server_free(srv->tls);
-	srv->tls = ts;
-	conf_free(srv->conf);
-	free(srv->conf);
-	srv->conf = c;
+	tls_server_free(srv->ctx.tls);
+	srv->ctx.tls = ts;
+	conf_free(srv->ctx.conf);
+	free(srv->ctx.conf);
+	srv->ctx.conf = c;
 	log_info("reloaded %s %s (listeners, user and spool_dir change "
 	    "only on restart)", srv->conf_path, tls_server_verdict(ts));
 }
 
-void
+static void
 server_check_done(struct server *srv)
 {
-	if (srv->stopping && srv->nsessions == 0 &&
+	if (srv->ctx.stopping && srv->nsessions == 0 &&
 	    runner_busy(srv->runner) == 0)
-		(void)event_base_loopexit(srv->base, NULL);
+		(void)event_base_loopexit(srv->ctx.base, NULL);
 }
 
 static void
@@ -363,8 +448,8 @@ stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_info("stop deadline: closing %zu sessions, %zu deliveries",
 	    srv->nsessions, runner_busy(srv->runner));
-	session_abort_all(srv);
-	client_abort_all(srv);
+	conns_each(srv, session_abort);
+	runner_abort(srv->runner);
 }
 
 void
@@ -373,26 +458,25 @@ server_stop(struct server *srv)
 	struct timeval tv = { STOP_DEADLINE_SECS, 0 };
 	size_t	i;
 
-	if (srv->stopping)
+	if (srv->ctx.stopping)
 		return;
-	srv->stopping = 1;
+	srv->ctx.stopping = 1;
 	log_info("stopping: %zu sessions", srv->nsessions);
 	for (i = 0; i < srv->nlis; i++)
 		(void)evconnlistener_disable(srv->lis[i]);
 	if (srv->local_timer != NULL)
 		(void)event_del(srv->local_timer);
-	srv->stop_timer = evtimer_new(srv->base, stop_timer_cb, srv);
+	srv->stop_timer = evtimer_new(srv->ctx.base, stop_timer_cb, srv);
 	if (srv->stop_timer != NULL)
 		(void)evtimer_add(srv->stop_timer, &tv);
-	session_shutdown_all(srv);
+	conns_each(srv, session_shutdown);
 	server_check_done(srv);
 }
 
 void
-server_session_gone(struct server *srv)
+server_flush(struct server *srv)
 {
-	srv->nsessions--;
-	server_check_done(srv);
+	runner_flush(srv->runner);
 }
 
 void
@@ -402,19 +486,19 @@ server_free(struct server *srv)
 
 	if (srv == NULL)
 		return;
-	worker_free(srv->worker);	/* finishes queued deliveries */
+	worker_free(srv->ctx.worker);	/* finishes queued deliveries */
 	worker_free(srv->store_worker);
 	runner_free(srv->runner);
-	pinstore_close(srv->pins);
-	dns_free(srv->dns);
-	SSL_CTX_free(srv->client_ctx);
+	pinstore_close(srv->ctx.pins);
+	dns_free(srv->ctx.dns);
+	SSL_CTX_free(srv->ctx.client_ctx);
 	for (i = 0; i < srv->nlis; i++)
 		evconnlistener_free(srv->lis[i]);
 	if (srv->local_timer != NULL)
 		event_free(srv->local_timer);
 	if (srv->stop_timer != NULL)
 		event_free(srv->stop_timer);
-	queue_close(srv->queue);
-	tls_server_free(srv->tls);
+	queue_close(srv->ctx.queue);
+	tls_server_free(srv->ctx.tls);
 	free(srv);
 }

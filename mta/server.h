@@ -10,9 +10,14 @@
  *				the old ones and log why
  *	server_stop()		SIGTERM: stop accepting, let commits finish,
  *				421 to the rest; the loop ends when all is done
+ *	server_flush()		SIGUSR1: the runner retries what
+ *				`pinpost queue flush` marked
  *	server_free()
- *	server_session_gone()	a session tells the server it is freed
- *	server_check_done()	stopping, and nothing left: end the loop
+ *
+ * The server owns the shared context (ctx.h) and its objects, its
+ * listeners, the list of its sessions and the runner; the engines below
+ * it take the context and report back through callbacks (session_hooks,
+ * the runner's idle), so nothing below includes this header.
  */
 #ifndef SERVER_H
 #define SERVER_H
@@ -23,46 +28,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctx.h"
+
 struct event_base;
 struct evconnlistener;
 struct event;
 struct conf;
 struct tls_server;
-struct queue;
 struct worker;
-struct session;
-struct dns;
-struct pinstore;
 struct runner;
-struct ssl_ctx_st;
+struct server_conn;
 
 #define SERVER_LISTEN_MAX	16
 
-LIST_HEAD(session_list, session);
-LIST_HEAD(client_list, client);
+LIST_HEAD(server_conns, server_conn);
 
 struct server {
-	struct event_base	*base;
-	struct conf		*conf;
+	struct mta_ctx		 ctx;		/* what the engines share */
 	const char		*conf_path;
-	struct tls_server	*tls;
-	struct queue		*queue;
-	struct worker		*worker;
 	struct evconnlistener	*lis[SERVER_LISTEN_MAX];
 	int			 lis_tls[SERVER_LISTEN_MAX];
 	size_t			 nlis;
-	struct session_list	 sessions;
+	struct server_conns	 conns;		/* one per session */
 	size_t			 nsessions;
 	uint64_t		 next_id;
-	int			 stopping;
 	struct event		*local_timer;
-	/* delivery */
-	struct dns		*dns;
-	struct pinstore		*pins;
 	struct worker		*store_worker;	/* the store's own thread */
-	struct ssl_ctx_st	*client_ctx;
 	struct runner		*runner;
-	struct client_list	 clients;	/* deliveries in flight */
 	struct event		*stop_timer;	/* SIGTERM deadline */
 };
 
@@ -72,8 +64,7 @@ int	server_listen(struct server *srv, char *err, size_t errlen);
 int	server_start(struct server *srv, char *err, size_t errlen);
 void	server_reload(struct server *srv);
 void	server_stop(struct server *srv);
+void	server_flush(struct server *srv);
 void	server_free(struct server *srv);
-void	server_session_gone(struct server *srv);
-void	server_check_done(struct server *srv);
 
 #endif

@@ -5,13 +5,19 @@
  *	CMD		reading command lines
  *	TLS_FLUSH	"220 Ready to start TLS" queued: wait until it is
  *			written, then wrap the connection in TLS
- *	HANDSHAKE	TLS handshake (STARTTLS or implicit TLS)
+ *	TLS_ACCEPT	implicit TLS: the handshake, then the greeting
+ *	HANDSHAKE	TLS handshake after STARTTLS
  *	DATA		reading a DATA body
  *	BDAT		reading a BDAT chunk
+ *	BDAT_SKIP	reading and dropping the chunk of a refused BDAT
  *	COMMIT		the message is being made durable by the worker;
  *			input waits (reading is off)
  *	QUIT		the last reply is being written; then close
+ *	DEAD		closed: freed once no worker job holds it
  *
+ *	Two flags are not states: job (a worker job holds a pointer to the
+ *	session, which may die meanwhile: DEAD with a job out) and shutdown
+ *	(the server asked to stop, acted on at the next reply).
  *	Every change goes through enter_state(), which logs it at debug.
  *	A command table gives each verb a check (state, order; sends its
  *	own error reply) and a proceed (the work), as OpenSMTPD does.
@@ -65,8 +71,7 @@
 #include "local.h"
 #include "log.h"
 #include "queue.h"
-#include "runner.h"
-#include "server.h"
+#include "ctx.h"
 #include "session.h"
 #include "smtp_cmd.h"
 #include "smtp_data.h"
@@ -77,15 +82,19 @@
 enum session_state {
 	S_CMD = 0,
 	S_TLS_FLUSH,
+	S_TLS_ACCEPT,
 	S_HANDSHAKE,
 	S_DATA,
 	S_BDAT,
+	S_BDAT_SKIP,
 	S_COMMIT,
-	S_QUIT
+	S_QUIT,
+	S_DEAD
 };
 
 struct session {
-	struct server		*srv;
+	const struct mta_ctx	*ctx;
+	struct session_hooks	 hooks;	/* to the owner */
 	char			 id[17];
 	struct bufferevent	*bev;
 	enum session_state	 state;
@@ -108,13 +117,11 @@ struct session {
 	uint64_t		 bdat_octets;	/* the client's, so far */
 	int			 bdat_last;
 	const struct smtp_status *bdat_error;
-	int			 bdat_discard;	/* refused chunk: skip it */
 	struct smtp_text	 bdat_text;	/* bare CR/LF, NUL, lines */
 	struct event		*data_timer;	/* the message's deadline */
 	int64_t			 data_deadline;	/* monotonic, microseconds */
 	/* life */
 	int			 job;		/* a worker job holds us */
-	int			 dead;		/* free when the job returns */
 	int			 shutdown;	/* server stopping */
 	struct event		*linger;	/* QUIT: wait for the TLS
 						   filter's socket to drain */
@@ -122,20 +129,105 @@ struct session {
 	struct event		*cmd_timer;	/* a whole command within
 						   command_timeout */
 	int			 linger_n;
-	LIST_ENTRY(session)	 entry;
 };
 
-static const struct smtp_status st_too_big = { 552, "5.3.4",
-    "Message too big" };
-static const struct smtp_status st_write_fail = { 451, "4.3.0",
-    "Queue write failed; try again later" };
+/*
+ * Every reply the session makes itself, in one table (the parser's own
+ * are in mta/proto); a text may take string arguments.
+ */
+enum srv_reply {
+	R_OK,
+	R_SENDER_OK,
+	R_RCPT_OK,
+	R_QUEUED,
+	R_CHUNK_OK,
+	R_VRFY,
+	R_HELP,
+	R_BYE,
+	R_TLS_GO,
+	R_DATA_GO,
+	R_TOO_MANY_ERRORS,
+	R_TIMEOUT,
+	R_SHUTDOWN,
+	R_QUEUE_FAIL,
+	R_LOCAL_ERROR,
+	R_FORMAT_ERROR,
+	R_TOO_MANY_RCPTS,
+	R_TOO_BIG,
+	R_SIZE_OVER,
+	R_BAD_RCPT,
+	R_NO_MAILBOX,
+	R_RELAY_DENIED,
+	R_NEED_EHLO,
+	R_NESTED_MAIL,
+	R_NEED_MAIL_RCPT,
+	R_NEED_MAIL_DATA,
+	R_NEED_RCPT_DATA,
+	R_NEED_MAIL_BDAT,
+	R_NEED_RCPT_BDAT,
+	R_DATA_AFTER_BDAT,
+	R_IN_TLS,
+	R_NO_STARTTLS,
+	R_TLS_IN_TXN,
+	R_EXPN,
+	R_AUTH,
+	R_UNKNOWN,
+	R_LINE_LONG,
+	R_BARE_LF,
+};
 
-#define ADVERTISE_TLS(s)	(!(s)->tls && (s)->srv->tls != NULL && \
-				    (s)->srv->conf->starttls_enable)
-#define ADVERTISE_PKP(s)	((s)->tls && (s)->srv->tls != NULL && \
-				    tls_server_pkp((s)->srv->tls) != NULL)
-#define ADVERTISE_STSEC(s)	((s)->tls && (s)->srv->tls != NULL && \
-				    tls_server_stsec((s)->srv->tls) != NULL)
+static const struct smtp_status srv_replies[] = {
+	[R_OK] = { 250, "2.0.0", "Ok" },
+	[R_SENDER_OK] = { 250, "2.1.0", "Ok" },
+	[R_RCPT_OK] = { 250, "2.1.5", "Ok" },
+	[R_QUEUED] = { 250, "2.0.0", "Ok: queued as %s" },
+	[R_CHUNK_OK] = { 250, "2.0.0", "%s octets received" },
+	[R_VRFY] = { 252, "2.5.0",
+	    "Cannot VRFY user, but will accept message" },
+	[R_HELP] = { 214, "2.0.0",
+	    "See RFC 5321; pinpost speaks ESMTP with STARTTLS, PKP and STSEC" },
+	[R_BYE] = { 221, "2.0.0", "Bye" },
+	[R_TLS_GO] = { 220, "2.0.0", "Ready to start TLS" },
+	[R_DATA_GO] = { 354, "2.0.0", "End data with <CR><LF>.<CR><LF>" },
+	[R_TOO_MANY_ERRORS] = { 421, "4.7.0", "%s Too many errors" },
+	[R_TIMEOUT] = { 421, "4.4.2", "%s Timeout, closing connection" },
+	[R_SHUTDOWN] = { 421, "4.3.2", "%s Service shutting down" },
+	[R_QUEUE_FAIL] = { 451, "4.3.0",
+	    "Queue write failed; try again later" },
+	[R_LOCAL_ERROR] = { 451, "4.3.0", "Local error; try again later" },
+	[R_FORMAT_ERROR] = { 451, "4.3.0",
+	    "Local error formatting the reply" },
+	[R_TOO_MANY_RCPTS] = { 452, "4.5.3", "Too many recipients" },
+	[R_TOO_BIG] = { 552, "5.3.4", "Message too big" },
+	[R_SIZE_OVER] = { 552, "5.3.4", "Message size exceeds the limit" },
+	[R_BAD_RCPT] = { 553, "5.1.3", "Bad recipient address syntax" },
+	[R_NO_MAILBOX] = { 550, "5.1.1", "No such mailbox here" },
+	[R_RELAY_DENIED] = { 554, "5.7.1", "Relay access denied" },
+	[R_NEED_EHLO] = { 503, "5.5.1", "Send EHLO first" },
+	[R_NESTED_MAIL] = { 503, "5.5.1", "Nested MAIL command" },
+	[R_NEED_MAIL_RCPT] = { 503, "5.5.1", "Need MAIL before RCPT" },
+	[R_NEED_MAIL_DATA] = { 503, "5.5.1", "Need MAIL before DATA" },
+	[R_NEED_RCPT_DATA] = { 503, "5.5.1", "Need RCPT before DATA" },
+	[R_NEED_MAIL_BDAT] = { 503, "5.5.1", "Need MAIL before BDAT" },
+	[R_NEED_RCPT_BDAT] = { 503, "5.5.1", "Need RCPT before BDAT" },
+	[R_DATA_AFTER_BDAT] = { 503, "5.5.1", "DATA after BDAT" },
+	[R_IN_TLS] = { 503, "5.5.1", "Already in TLS" },
+	[R_NO_STARTTLS] = { 502, "5.5.1", "STARTTLS not offered" },
+	[R_TLS_IN_TXN] = { 503, "5.5.1", "MAIL transaction in progress" },
+	[R_EXPN] = { 502, "5.5.1", "EXPN not supported" },
+	[R_AUTH] = { 502, "5.5.1", "AUTH not supported" },
+	[R_UNKNOWN] = { 500, "5.5.1", "Command not recognized" },
+	[R_LINE_LONG] = { 500, "5.5.6", "Line too long" },
+	[R_BARE_LF] = { 500, "5.5.2",
+	    "Bare LF in command; lines end with CRLF" },
+};
+
+#define ADVERTISE_TLS(s)	(!(s)->tls && (s)->ctx->tls != NULL && \
+				    (s)->ctx->conf->starttls_enable)
+#define ADVERTISE_PKP(s)	((s)->tls && (s)->ctx->tls != NULL && \
+				    tls_server_pkp((s)->ctx->tls) != NULL)
+#define ADVERTISE_STSEC(s)	((s)->tls && (s)->ctx->tls != NULL && \
+				    tls_server_stsec((s)->ctx->tls) != NULL)
 
 static void	session_read_cb(struct bufferevent *, void *);
 static void	session_write_cb(struct bufferevent *, void *);
@@ -150,7 +242,8 @@ static const char *
 state_str(enum session_state st)
 {
 	static const char *const names[] = { "cmd", "tls-flush",
-	    "handshake", "data", "bdat", "commit", "quit" };
+	    "tls-accept", "handshake", "data", "bdat", "bdat-skip", "commit",
+	    "quit", "dead" };
 
 	return (size_t)st < sizeof(names) / sizeof(*names) ? names[st] : "?";
 }
@@ -162,12 +255,14 @@ static void	data_deadline_credit(struct session *, size_t);
 static void
 enter_state(struct session *s, enum session_state st)
 {
+	if (s->state == S_DEAD)
+		return;		/* no way back from a close */
 	log_debug("%s state %s -> %s", s->id, state_str(s->state),
 	    state_str(st));
 	s->state = st;
 	if (st == S_CMD)
 		cmd_deadline(s);
-	else if (st == S_DATA || st == S_BDAT)
+	else if (st == S_DATA || st == S_BDAT || st == S_BDAT_SKIP)
 		data_deadline_start(s);
 }
 
@@ -175,19 +270,10 @@ enter_state(struct session *s, enum session_state st)
 /* replies                                                              */
 
 static void
-reply(struct session *s, int code, const char *enh, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-reply(struct session *s, int code, const char *enh, const char *fmt, ...)
+reply_text(struct session *s, int code, const char *enh, const char *text)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
-	char	text[SMTP_REPLY_LINE_MAX - 16];
-	va_list	ap;
 
-	va_start(ap, fmt);
-	(void)vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
 	if (evbuffer_add_printf(out, "%d %s %s\r\n", code, enh, text) == -1)
 		log_warn("%s cannot queue reply", s->id);
 	if (code >= 400)
@@ -197,20 +283,39 @@ reply(struct session *s, int code, const char *enh, const char *fmt, ...)
 static void
 reply_status(struct session *s, const struct smtp_status *st)
 {
-	reply(s, st->code, st->enh, "%s", st->text);
+	reply_text(s, st->code, st->enh, st->text);
+}
+
+/* A reply of the table; its text may take string arguments. */
+static void
+reply(struct session *s, enum srv_reply r, ...)
+{
+	const struct smtp_status *st = &srv_replies[r];
+	char	text[SMTP_REPLY_LINE_MAX - 16];
+	va_list	ap;
+
+	va_start(ap, r);
+	(void)vsnprintf(text, sizeof(text), st->text, ap);
+	va_end(ap);
+	reply_text(s, st->code, st->enh, text);
 }
 
 /* A client error: counted; too many end the session. */
 static void
-reply_error(struct session *s, int code, const char *enh, const char *text)
+reply_error_status(struct session *s, const struct smtp_status *st)
 {
-	reply(s, code, enh, "%s", text);
-	if (++s->errors >= s->srv->conf->max_errors) {
-		reply(s, 421, "4.7.0", "%s Too many errors",
-		    s->srv->conf->myhostname);
+	reply_status(s, st);
+	if (++s->errors >= s->ctx->conf->max_errors) {
+		reply(s, R_TOO_MANY_ERRORS, s->ctx->conf->myhostname);
 		log_info("%s close reason=\"too many errors\"", s->id);
 		session_quit(s);
 	}
+}
+
+static void
+reply_error(struct session *s, enum srv_reply r)
+{
+	reply_error_status(s, &srv_replies[r]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -277,7 +382,7 @@ msg_received(struct session *s)
 	}
 	return msg_printf(s, "Received: from %s (%s)\r\n\tby %s (pinpost) "
 	    "with %s%s id %s%s%s%s%s;\r\n\t%s\r\n", s->helo, s->addr,
-	    s->srv->conf->myhostname, s->esmtp ? "ESMTP" : "SMTP",
+	    s->ctx->conf->myhostname, s->esmtp ? "ESMTP" : "SMTP",
 	    s->tls ? "S" : "", queue_msg_id(s->msg), info,
 	    s->env.nrcpt == 1 ? "\r\n\tfor <" : "",
 	    s->env.nrcpt == 1 ? s->env.rcpt[0].addr : "",
@@ -290,7 +395,7 @@ msg_begin(struct session *s)
 {
 	char	err[QUEUE_ERR_MAX];
 
-	s->msg = queue_msg_new(s->srv->queue, err, sizeof(err));
+	s->msg = queue_msg_new(s->ctx->queue, err, sizeof(err));
 	if (s->msg == NULL) {
 		log_warn("%s %s", s->id, err);
 		return -1;
@@ -332,22 +437,18 @@ commit_done(void *arg)
 	if (j->rc == 0) {
 		log_info("%s id=%s from=<%s> nrcpt=%zu status=queued", s->id,
 		    j->env.id, j->env.sender, j->env.nrcpt);
-		if (j->local)
-			local_schedule(s->srv, j->env.id);
-		if (j->remote)
-			runner_kick(s->srv->runner);
+		s->hooks.queued(s->hooks.arg, j->env.id, j->local, j->remote);
 	} else
 		log_warn("%s commit failed: %s", s->id, j->err);
-	if (!s->dead) {
+	if (s->state != S_DEAD) {
 		if (j->rc == 0)
-			reply(s, 250, "2.0.0", "Ok: queued as %s", j->env.id);
+			reply(s, R_QUEUED, j->env.id);
 		else
-			reply(s, 451, "4.3.0", "Queue write failed; try "
-			    "again later");
+			reply(s, R_QUEUE_FAIL);
 	}
 	queue_env_free(&j->env);
 	free(j);
-	if (!s->dead) {
+	if (s->state != S_DEAD) {
 		enter_state(s, S_CMD);
 		if (s->shutdown)
 			session_quit(s);
@@ -374,7 +475,7 @@ commit_start(struct session *s)
 		j->local |= j->env.rcpt[i].local;
 		j->remote |= !j->env.rcpt[i].local;
 	}
-	if (worker_submit(s->srv->worker, commit_run, commit_done, j) == -1) {
+	if (worker_submit(s->ctx->worker, commit_run, commit_done, j) == -1) {
 		free(j);
 		goto fail;
 	}
@@ -387,7 +488,7 @@ commit_start(struct session *s)
 	return;
 fail:
 	txn_reset(s);
-	reply(s, 451, "4.3.0", "Local error; try again later");
+	reply(s, R_LOCAL_ERROR);
 }
 
 /* ------------------------------------------------------------------ */
@@ -454,37 +555,37 @@ rcpt_accept(struct session *s, const char *path)
 
 	if (strchr(path, '@') == NULL)	/* <postmaster>, RFC 5321 4.5.1 */
 		(void)snprintf(addr, sizeof(addr), "postmaster@%s",
-		    s->srv->conf->local_domains.n > 0 ?
-		    s->srv->conf->local_domains.v[0] : "localhost");
+		    s->ctx->conf->local_domains.n > 0 ?
+		    s->ctx->conf->local_domains.v[0] : "localhost");
 	else
 		(void)snprintf(addr, sizeof(addr), "%s", path);
 	if (rcpt_domain(addr, domain, sizeof(domain), user,
 	    sizeof(user)) == -1) {
-		reply_error(s, 553, "5.1.3", "Bad recipient address syntax");
+		reply_error(s, R_BAD_RCPT);
 		return;
 	}
-	local = local_is_domain(s->srv->conf, domain);
-	if (local && local_mailbox(s->srv->conf, user, domain, NULL, 0) != 0) {
-		reply_error(s, 550, "5.1.1", "No such mailbox here");
+	local = local_is_domain(s->ctx->conf, domain);
+	if (local && local_mailbox(s->ctx->conf, user, domain, NULL, 0) != 0) {
+		reply_error(s, R_NO_MAILBOX);
 		return;
 	}
 	if (local)
 		lower(addr);	/* the mailbox's own spelling */
 	if (!local && !s->relay_ok) {
-		reply_error(s, 554, "5.7.1", "Relay access denied");
+		reply_error(s, R_RELAY_DENIED);
 		return;
 	}
 	if (rcpt_known(s, addr)) {
 		/* Once per transaction, as Postfix's cleanup does. */
 		log_debug("%s duplicate recipient <%s>", s->id, addr);
-		reply(s, 250, "2.1.5", "Ok");
+		reply(s, R_RCPT_OK);
 		return;
 	}
 	if (queue_env_add_rcpt(&s->env, addr, local) == -1) {
-		reply(s, 452, "4.5.3", "Too many recipients");
+		reply(s, R_TOO_MANY_RCPTS);
 		return;
 	}
-	reply(s, 250, "2.1.5", "Ok");
+	reply(s, R_RCPT_OK);
 }
 
 /* ------------------------------------------------------------------ */
@@ -510,7 +611,7 @@ check_helo_seen(struct session *s, const struct smtp_cmd *c)
 	(void)c;
 	if (s->helo_seen)
 		return 0;
-	reply_error(s, 503, "5.5.1", "Send EHLO first");
+	reply_error(s, R_NEED_EHLO);
 	return -1;
 }
 
@@ -520,11 +621,11 @@ check_mail(struct session *s, const struct smtp_cmd *c)
 	if (check_helo_seen(s, c) == -1)
 		return -1;
 	if (s->in_mail) {
-		reply_error(s, 503, "5.5.1", "Nested MAIL command");
+		reply_error(s, R_NESTED_MAIL);
 		return -1;
 	}
-	if (c->has_size && c->size > s->srv->conf->message_size_limit) {
-		reply_error(s, 552, "5.3.4", "Message size exceeds the limit");
+	if (c->has_size && c->size > s->ctx->conf->message_size_limit) {
+		reply_error(s, R_SIZE_OVER);
 		return -1;
 	}
 	return 0;
@@ -535,11 +636,11 @@ check_rcpt(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
 	if (!s->in_mail) {
-		reply_error(s, 503, "5.5.1", "Need MAIL before RCPT");
+		reply_error(s, R_NEED_MAIL_RCPT);
 		return -1;
 	}
-	if ((int64_t)s->env.nrcpt >= s->srv->conf->recipient_limit) {
-		reply(s, 452, "4.5.3", "Too many recipients");
+	if ((int64_t)s->env.nrcpt >= s->ctx->conf->recipient_limit) {
+		reply(s, R_TOO_MANY_RCPTS);
 		return -1;
 	}
 	return 0;
@@ -550,12 +651,12 @@ check_data(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
 	if (!s->in_mail || s->env.nrcpt == 0) {
-		reply_error(s, 503, "5.5.1", s->in_mail ?
-		    "Need RCPT before DATA" : "Need MAIL before DATA");
+		reply_error(s, s->in_mail ? R_NEED_RCPT_DATA :
+		    R_NEED_MAIL_DATA);
 		return -1;
 	}
 	if (s->bdat) {
-		reply_error(s, 503, "5.5.1", "DATA after BDAT");
+		reply_error(s, R_DATA_AFTER_BDAT);
 		return -1;
 	}
 	return 0;
@@ -566,15 +667,15 @@ check_starttls(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
 	if (s->tls) {
-		reply_error(s, 503, "5.5.1", "Already in TLS");
+		reply_error(s, R_IN_TLS);
 		return -1;
 	}
-	if (s->srv->tls == NULL || !s->srv->conf->starttls_enable) {
-		reply_error(s, 502, "5.5.1", "STARTTLS not offered");
+	if (s->ctx->tls == NULL || !s->ctx->conf->starttls_enable) {
+		reply_error(s, R_NO_STARTTLS);
 		return -1;
 	}
 	if (s->in_mail) {
-		reply_error(s, 503, "5.5.1", "MAIL transaction in progress");
+		reply_error(s, R_TLS_IN_TXN);
 		return -1;
 	}
 	return 0;
@@ -588,7 +689,7 @@ ehlo_lines(struct session *s, const char **lines, size_t *n, char *size,
 	size_t	i;
 
 	(void)snprintf(size, sizelen, "SIZE %" PRIu64,
-	    s->srv->conf->message_size_limit);
+	    s->ctx->conf->message_size_limit);
 	lines[(*n)++] = "PIPELINING";
 	lines[(*n)++] = size;
 	lines[(*n)++] = "8BITMIME";
@@ -598,12 +699,12 @@ ehlo_lines(struct session *s, const char **lines, size_t *n, char *size,
 	if (ADVERTISE_TLS(s))
 		lines[(*n)++] = "STARTTLS";
 	if (ADVERTISE_PKP(s)) {
-		pkp = tls_server_pkp(s->srv->tls);
+		pkp = tls_server_pkp(s->ctx->tls);
 		for (i = 0; i < pkp->n; i++)
 			lines[(*n)++] = pkp->line[i];
 	}
 	if (ADVERTISE_STSEC(s))
-		lines[(*n)++] = tls_server_stsec(s->srv->tls);
+		lines[(*n)++] = tls_server_stsec(s->ctx->tls);
 }
 
 static void
@@ -620,14 +721,14 @@ proceed_ehlo(struct session *s, const struct smtp_cmd *c)
 	s->helo_seen = 1;
 	s->esmtp = c->verb == SMTP_V_EHLO;
 	(void)snprintf(first, sizeof(first), "%s Hello %s",
-	    s->srv->conf->myhostname, c->domain);
+	    s->ctx->conf->myhostname, c->domain);
 	lines[n++] = first;
 	if (s->esmtp)
 		ehlo_lines(s, lines, &n, size, sizeof(size));
 	len = smtp_reply_format(buf, sizeof(buf), 250, NULL, lines, n);
 	if (len < 0 || evbuffer_add(bufferevent_get_output(s->bev), buf,
 	    (size_t)len) == -1)
-		reply(s, 451, "4.3.0", "Local error formatting the reply");
+		reply(s, R_FORMAT_ERROR);
 }
 
 static void
@@ -641,7 +742,7 @@ proceed_mail(struct session *s, const struct smtp_cmd *c)
 	s->env.arrival = (int64_t)time(NULL);
 	s->env.body_8bit = c->body == SMTP_BODY_8BITMIME;
 	s->env.smtputf8 = c->smtputf8;
-	reply(s, 250, "2.1.0", "Ok");
+	reply(s, R_SENDER_OK);
 }
 
 static void
@@ -655,12 +756,12 @@ proceed_data(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
 	if (msg_begin(s) == -1) {
-		reply(s, 451, "4.3.0", "Local error; try again later");
+		reply(s, R_LOCAL_ERROR);
 		return;
 	}
-	smtp_data_init(&s->data, s->srv->conf->message_size_limit);
+	smtp_data_init(&s->data, s->ctx->conf->message_size_limit);
 	enter_state(s, S_DATA);
-	reply(s, 354, "2.0.0", "End data with <CR><LF>.<CR><LF>");
+	reply(s, R_DATA_GO);
 }
 
 static int
@@ -668,12 +769,12 @@ check_bdat(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
 	if (!s->in_mail || s->env.nrcpt == 0) {
-		reply_error(s, 503, "5.5.1", s->in_mail ?
-		    "Need RCPT before BDAT" : "Need MAIL before BDAT");
+		reply_error(s, s->in_mail ? R_NEED_RCPT_BDAT :
+		    R_NEED_MAIL_BDAT);
 		return -1;
 	}
 	if (!s->bdat && msg_begin(s) == -1) {
-		reply(s, 451, "4.3.0", "Local error; try again later");
+		reply(s, R_LOCAL_ERROR);
 		return -1;
 	}
 	return 0;
@@ -697,11 +798,10 @@ proceed_bdat(struct session *s, const struct smtp_cmd *c)
 static void
 bdat_skip(struct session *s, const struct smtp_cmd *c)
 {
-	if (s->dead || s->state == S_QUIT || c->chunk_size == 0)
+	if (s->state == S_DEAD || s->state == S_QUIT || c->chunk_size == 0)
 		return;
-	s->bdat_discard = 1;
 	s->bdat_left = c->chunk_size;
-	enter_state(s, S_BDAT);
+	enter_state(s, S_BDAT_SKIP);
 }
 
 static void
@@ -709,21 +809,21 @@ proceed_rset(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
 	txn_reset(s);
-	reply(s, 250, "2.0.0", "Ok");
+	reply(s, R_OK);
 }
 
 static void
 proceed_noop(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
-	reply(s, 250, "2.0.0", "Ok");
+	reply(s, R_OK);
 }
 
 static void
 proceed_quit(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
-	reply(s, 221, "2.0.0", "Bye");
+	reply(s, R_BYE);
 	session_quit(s);
 }
 
@@ -731,29 +831,28 @@ static void
 proceed_vrfy(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
-	reply(s, 252, "2.5.0", "Cannot VRFY user, but will accept message");
+	reply(s, R_VRFY);
 }
 
 static void
 proceed_expn(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
-	reply(s, 502, "5.5.1", "EXPN not supported");
+	reply(s, R_EXPN);
 }
 
 static void
 proceed_help(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
-	reply(s, 214, "2.0.0", "See RFC 5321; pinpost speaks ESMTP with "
-	    "STARTTLS, PKP and STSEC");
+	reply(s, R_HELP);
 }
 
 static void
 proceed_auth(struct session *s, const struct smtp_cmd *c)
 {
 	(void)c;
-	reply_error(s, 502, "5.5.1", "AUTH not supported");
+	reply_error(s, R_AUTH);
 }
 
 static void
@@ -768,7 +867,7 @@ proceed_starttls(struct session *s, const struct smtp_cmd *c)
 		    "STARTTLS\"", s->id, left);
 		(void)evbuffer_drain(in, left);
 	}
-	reply(s, 220, "2.0.0", "Ready to start TLS");
+	reply(s, R_TLS_GO);
 	enter_state(s, S_TLS_FLUSH);
 	(void)bufferevent_disable(s->bev, EV_READ);
 }
@@ -799,7 +898,7 @@ session_command(struct session *s, const char *line, size_t len)
 
 	st = smtp_cmd_parse(line, len, s->env.smtputf8, &cmd);
 	if (st != NULL) {
-		reply_error(s, st->code, st->enh, st->text);
+		reply_error_status(s, st);
 		return;
 	}
 	log_debug("%s command=%s", s->id, smtp_verb_str(cmd.verb));
@@ -812,7 +911,7 @@ session_command(struct session *s, const char *line, size_t len)
 			bdat_skip(s, &cmd);
 		return;
 	}
-	reply_error(s, 500, "5.5.1", "Command not recognized");
+	reply_error(s, R_UNKNOWN);
 }
 
 /* ------------------------------------------------------------------ */
@@ -844,14 +943,13 @@ read_command(struct session *s)
 	if (s->skipping || len > SMTP_CMD_LINE_MAX - 2) {
 		(void)evbuffer_drain(in, len + eol_len);
 		s->skipping = 0;
-		reply_error(s, 500, "5.5.6", "Line too long");
+		reply_error(s, R_LINE_LONG);
 		return 1;
 	}
 	if (eol_len != 2) {
 		/* Not a line end in SMTP (RFC 5321 2.3.8): not run. */
 		(void)evbuffer_drain(in, len + eol_len);
-		reply_error(s, 500, "5.5.2", "Bare LF in command; lines end "
-		    "with CRLF");
+		reply_error(s, R_BARE_LF);
 		return 1;
 	}
 	if (evbuffer_remove(in, line, len) != (int)len ||
@@ -906,7 +1004,7 @@ read_data(struct session *s)
 	if (s->msg == NULL) {
 		txn_reset(s);
 		enter_state(s, S_CMD);
-		reply_status(s, &st_write_fail);
+		reply_status(s, &srv_replies[R_QUEUE_FAIL]);
 		return 1;
 	}
 	data_finish(s);
@@ -917,10 +1015,10 @@ static void
 bdat_chunk_done(struct session *s)
 {
 	uint64_t size;
+	int	skipped = s->state == S_BDAT_SKIP;
 
 	enter_state(s, S_CMD);
-	if (s->bdat_discard) {
-		s->bdat_discard = 0;
+	if (skipped) {
 		if (!s->bdat)
 			data_deadline_stop(s);
 		return;
@@ -935,7 +1033,10 @@ bdat_chunk_done(struct session *s)
 		return;
 	}
 	if (!s->bdat_last) {
-		reply(s, 250, "2.0.0", "%" PRIu64 " octets received", size);
+		char	n[24];
+
+		(void)snprintf(n, sizeof(n), "%" PRIu64, size);
+		reply(s, R_CHUNK_OK, n);
 		return;
 	}
 	commit_start(s);
@@ -949,14 +1050,14 @@ bdat_write(struct session *s, const char *buf, size_t n)
 	if (s->bdat_error != NULL)
 		return;
 	smtp_text_feed(&s->bdat_text, buf, n);
-	if (s->bdat_octets + n > s->srv->conf->message_size_limit) {
-		s->bdat_error = &st_too_big;
+	if (s->bdat_octets + n > s->ctx->conf->message_size_limit) {
+		s->bdat_error = &srv_replies[R_TOO_BIG];
 		return;
 	}
 	s->bdat_octets += n;
 	if (queue_msg_write(s->msg, buf, n, err, sizeof(err)) == -1) {
 		log_warn("%s %s", s->id, err);
-		s->bdat_error = &st_write_fail;
+		s->bdat_error = &srv_replies[R_QUEUE_FAIL];
 	}
 }
 
@@ -976,7 +1077,7 @@ read_bdat(struct session *s)
 			return 0;
 		s->bdat_left -= n;
 		data_deadline_credit(s, n);
-		if (!s->bdat_discard)
+		if (s->state == S_BDAT)
 			bdat_write(s, buf, n);
 	}
 	if (s->bdat_left == 0) {
@@ -992,7 +1093,7 @@ session_process(struct session *s)
 {
 	int	more = 1;
 
-	while (more && !s->dead) {
+	while (more && s->state != S_DEAD) {
 		switch (s->state) {
 		case S_CMD:
 			more = read_command(s);
@@ -1001,6 +1102,7 @@ session_process(struct session *s)
 			more = read_data(s);
 			break;
 		case S_BDAT:
+		case S_BDAT_SKIP:
 			more = read_bdat(s);
 			break;
 		default:
@@ -1016,11 +1118,12 @@ session_process(struct session *s)
 static void
 session_timeouts(struct session *s)
 {
-	const struct conf *c = s->srv->conf;
+	const struct conf *c = s->ctx->conf;
 	struct timeval rd = { (time_t)c->command_timeout, 0 };
 	struct timeval wr = { (time_t)c->command_timeout, 0 };
 
-	if (s->state == S_DATA || s->state == S_BDAT)
+	if (s->state == S_DATA || s->state == S_BDAT ||
+	    s->state == S_BDAT_SKIP)
 		rd.tv_sec = (time_t)c->data_timeout;
 	(void)bufferevent_set_timeouts(s->bev, &rd, &wr);
 }
@@ -1048,11 +1151,11 @@ starttls_upgrade(struct session *s)
 		    "handshake\"", s->id, left);
 		(void)evbuffer_drain(in, left);
 	}
-	if ((ssl = SSL_new(tls_server_ctx(s->srv->tls))) == NULL) {
+	if ((ssl = SSL_new(tls_server_ctx(s->ctx->tls))) == NULL) {
 		session_close(s, "SSL_new failed");
 		return;
 	}
-	tbev = bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl,
+	tbev = bufferevent_openssl_filter_new(s->ctx->base, s->bev, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE |
 	    BEV_OPT_DEFER_CALLBACKS);
 	if (tbev == NULL) {
@@ -1073,7 +1176,7 @@ greet(struct session *s)
 
 	/* RFC 5321 4.2: the domain first; no enhanced code (RFC 2034). */
 	if (evbuffer_add_printf(out, "220 %s ESMTP pinpost\r\n",
-	    s->srv->conf->myhostname) == -1)
+	    s->ctx->conf->myhostname) == -1)
 		log_warn("%s cannot queue the greeting", s->id);
 }
 
@@ -1082,7 +1185,7 @@ tls_ready(struct session *s)
 {
 	char	info[128];
 	SSL	*ssl = bufferevent_openssl_get_ssl(s->bev);
-	int	implicit = s->tls == -1;
+	int	implicit = s->state == S_TLS_ACCEPT;
 
 	/* Forget everything said in plaintext (RFC 3207 section 4.2). */
 	txn_reset(s);
@@ -1107,7 +1210,7 @@ session_read_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	session_process(s);
-	if (!s->dead)
+	if (s->state != S_DEAD)
 		session_timeouts(s);
 	session_reap(s);
 }
@@ -1163,7 +1266,7 @@ quit_flushed(struct session *s)
 		return;
 	}
 	if (s->linger == NULL &&
-	    (s->linger = evtimer_new(s->srv->base, linger_cb, s)) == NULL) {
+	    (s->linger = evtimer_new(s->ctx->base, linger_cb, s)) == NULL) {
 		session_close(s, NULL);
 		return;
 	}
@@ -1210,7 +1313,7 @@ cmd_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->state == S_CMD && !s->dead)
+	if (s->state == S_CMD && s->state != S_DEAD)
 		session_timeout(s);
 	session_reap(s);
 }
@@ -1218,10 +1321,10 @@ cmd_timer_cb(evutil_socket_t fd, short what, void *arg)
 static void
 cmd_deadline(struct session *s)
 {
-	struct timeval tv = { (time_t)s->srv->conf->command_timeout, 0 };
+	struct timeval tv = { (time_t)s->ctx->conf->command_timeout, 0 };
 
 	if (s->cmd_timer == NULL &&
-	    (s->cmd_timer = evtimer_new(s->srv->base, cmd_timer_cb, s)) == NULL)
+	    (s->cmd_timer = evtimer_new(s->ctx->base, cmd_timer_cb, s)) == NULL)
 		return;		/* the read timeout still applies */
 	(void)evtimer_add(s->cmd_timer, &tv);
 }
@@ -1241,7 +1344,7 @@ static int
 data_phase(const struct session *s)
 {
 	return s->state == S_DATA || s->state == S_BDAT ||
-	    (s->state == S_CMD && s->bdat);
+	    s->state == S_BDAT_SKIP || (s->state == S_CMD && s->bdat);
 }
 
 static void
@@ -1266,7 +1369,7 @@ data_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->dead || !data_phase(s))
+	if (s->state == S_DEAD || !data_phase(s))
 		return;
 	if ((left = s->data_deadline - now_us()) > 0)
 		data_timer_arm(s, left);
@@ -1278,9 +1381,9 @@ data_timer_cb(evutil_socket_t fd, short what, void *arg)
 static void
 data_deadline_start(struct session *s)
 {
-	int64_t	us = s->srv->conf->data_timeout * 1000000;
+	int64_t	us = s->ctx->conf->data_timeout * 1000000;
 
-	if (s->data_timer == NULL && (s->data_timer = evtimer_new(s->srv->base,
+	if (s->data_timer == NULL && (s->data_timer = evtimer_new(s->ctx->base,
 	    data_timer_cb, s)) == NULL)
 		return;		/* the read timeout still applies */
 	if (evtimer_pending(s->data_timer, NULL))
@@ -1293,7 +1396,7 @@ static void
 data_deadline_credit(struct session *s, size_t n)
 {
 	s->data_deadline += (int64_t)n * 1000000 /
-	    s->srv->conf->data_min_rate;
+	    s->ctx->conf->data_min_rate;
 }
 
 static void
@@ -1307,12 +1410,12 @@ static void
 session_timeout(struct session *s)
 {
 	log_info("%s timeout state=%s", s->id, state_str(s->state));
-	if (s->state == S_HANDSHAKE || s->state == S_TLS_FLUSH) {
+	if (s->state == S_HANDSHAKE || s->state == S_TLS_ACCEPT ||
+	    s->state == S_TLS_FLUSH) {
 		session_close(s, "timeout");	/* no reply can get through */
 		return;
 	}
-	reply(s, 421, "4.4.2", "%s Timeout, closing connection",
-	    s->srv->conf->myhostname);
+	reply(s, R_TIMEOUT, s->ctx->conf->myhostname);
 	session_quit(s);
 }
 
@@ -1348,7 +1451,7 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 static void
 session_free(struct session *s)
 {
-	struct server *srv = s->srv;
+	struct session_hooks hooks = s->hooks;
 
 	txn_reset(s);
 	if (s->linger != NULL)
@@ -1359,9 +1462,8 @@ session_free(struct session *s)
 		event_free(s->data_timer);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
-	LIST_REMOVE(s, entry);
 	free(s);
-	server_session_gone(srv);
+	hooks.gone(hooks.arg);
 }
 
 /*
@@ -1372,20 +1474,20 @@ session_free(struct session *s)
 static void
 session_reap(struct session *s)
 {
-	if (s->dead && !s->job)
+	if (s->state == S_DEAD && !s->job)
 		session_free(s);
 }
 
 static void
 session_close(struct session *s, const char *why)
 {
-	if (s->dead)
+	if (s->state == S_DEAD)
 		return;
 	if (why != NULL)
 		log_info("%s close reason=\"%s\" state=%s", s->id, why,
 		    state_str(s->state));
 	log_info("%s disconnect from=%s", s->id, s->addr);
-	s->dead = 1;
+	enter_state(s, S_DEAD);
 	(void)bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 }
 
@@ -1401,69 +1503,26 @@ session_quit(struct session *s)
 		quit_flushed(s);
 }
 
-static void
+/* The server is stopping: 421 now, or after the commit or the flush. */
+void
 session_shutdown(struct session *s)
 {
 	s->shutdown = 1;
-	if (s->job || s->state == S_QUIT || s->dead)
-		return;		/* commit_done() or the flush ends it */
-	txn_reset(s);
-	reply(s, 421, "4.3.2", "%s Service shutting down",
-	    s->srv->conf->myhostname);
-	session_quit(s);
-}
-
-void
-session_shutdown_all(struct server *srv)
-{
-	struct session *s, *next;
-
-	for (s = LIST_FIRST(&srv->sessions); s != NULL; s = next) {
-		next = LIST_NEXT(s, entry);
-		session_shutdown(s);
-		session_reap(s);
+	/* Else commit_done() or the flush ends it. */
+	if (!s->job && s->state != S_QUIT && s->state != S_DEAD) {
+		txn_reset(s);
+		reply(s, R_SHUTDOWN, s->ctx->conf->myhostname);
+		session_quit(s);
 	}
+	session_reap(s);
 }
 
-static int
-addr_equal(const struct sockaddr *a, const struct sockaddr *b)
-{
-	if (a->sa_family != b->sa_family)
-		return 0;
-	if (a->sa_family == AF_INET)
-		return memcmp(&((const struct sockaddr_in *)(const void *)a)->
-		    sin_addr, &((const struct sockaddr_in *)(const void *)b)->
-		    sin_addr, sizeof(struct in_addr)) == 0;
-	if (a->sa_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->
-		    sin6_addr, &((const struct sockaddr_in6 *)(const void *)b)->
-		    sin6_addr, sizeof(struct in6_addr)) == 0;
-	return 0;
-}
-
-/* The stop deadline passed: drop whoever is still flushing. */
+/* The stop deadline passed: drop it, even if it is still flushing. */
 void
-session_abort_all(struct server *srv)
+session_abort(struct session *s)
 {
-	struct session *s, *next;
-
-	for (s = LIST_FIRST(&srv->sessions); s != NULL; s = next) {
-		next = LIST_NEXT(s, entry);
-		session_close(s, "shutdown deadline");
-		session_reap(s);
-	}
-}
-
-size_t
-session_count_addr(const struct server *srv, const struct sockaddr *sa)
-{
-	const struct session *s;
-	size_t	n = 0;
-
-	LIST_FOREACH(s, &srv->sessions, entry)
-		if (addr_equal(session_addr(s), sa))
-			n++;
-	return n;
+	session_close(s, "shutdown deadline");
+	session_reap(s);
 }
 
 const struct sockaddr *
@@ -1481,10 +1540,10 @@ session_bev_new(struct session *s, evutil_socket_t fd, int implicit_tls)
 	int	opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
 
 	if (!implicit_tls)
-		return bufferevent_socket_new(s->srv->base, fd, opts);
-	if ((ssl = SSL_new(tls_server_ctx(s->srv->tls))) == NULL)
+		return bufferevent_socket_new(s->ctx->base, fd, opts);
+	if ((ssl = SSL_new(tls_server_ctx(s->ctx->tls))) == NULL)
 		return NULL;
-	bev = bufferevent_openssl_socket_new(s->srv->base, fd, ssl,
+	bev = bufferevent_openssl_socket_new(s->ctx->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, opts);
 	if (bev == NULL)
 		SSL_free(ssl);
@@ -1494,31 +1553,30 @@ session_bev_new(struct session *s, evutil_socket_t fd, int implicit_tls)
 }
 
 struct session *
-session_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
-    socklen_t salen, int implicit_tls)
+session_new(const struct mta_ctx *ctx, uint64_t id, evutil_socket_t fd,
+    const struct sockaddr *sa, socklen_t salen, int implicit_tls,
+    const struct session_hooks *hooks)
 {
 	struct session *s;
 	int	one = 1;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	s->srv = srv;
-	(void)snprintf(s->id, sizeof(s->id), "%016" PRIx64, srv->next_id++);
+	s->ctx = ctx;
+	s->hooks = *hooks;
+	(void)snprintf(s->id, sizeof(s->id), "%016" PRIx64, id);
 	memcpy(&s->ss, sa, salen < sizeof(s->ss) ? salen : sizeof(s->ss));
 	(void)addr_format(sa, s->addr, sizeof(s->addr));
-	s->relay_ok = conf_net_match(&srv->conf->relay_networks, sa) == 1;
+	s->relay_ok = conf_net_match(&ctx->conf->relay_networks, sa) == 1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((s->bev = session_bev_new(s, fd, implicit_tls)) == NULL) {
 		free(s);
 		return NULL;
 	}
-	LIST_INSERT_HEAD(&srv->sessions, s, entry);
-	srv->nsessions++;
 	log_info("%s connect from=%s%s", s->id, s->addr,
 	    implicit_tls ? " tls=implicit" : "");
 	if (implicit_tls) {
-		s->tls = -1;	/* handshake first, then the greeting */
-		enter_state(s, S_HANDSHAKE);
+		enter_state(s, S_TLS_ACCEPT);	/* then the greeting */
 	} else {
 		greet(s);
 		cmd_deadline(s);

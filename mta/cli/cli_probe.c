@@ -37,7 +37,7 @@
 #include "dns.h"
 #include "log.h"
 #include "pinstore.h"
-#include "server.h"
+#include "ctx.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -51,7 +51,7 @@ struct probe_opts {
 };
 
 struct probe_run {
-	struct server	 srv;
+	struct mta_ctx	 ctx;
 	struct conf	 conf;
 	char		 scratch[64];	/* a scratch store's directory */
 	struct dns_result res;
@@ -193,13 +193,11 @@ probe_store_path(struct probe_run *pr, const struct probe_opts *o,
 static int
 probe_setup(struct probe_run *pr, const struct probe_opts *o)
 {
-	struct server *s = &pr->srv;
+	struct mta_ctx *s = &pr->ctx;
 	char	err[CONF_ERR_MAX], scratch[128];
 	const char *store;
 
 	s->conf = &pr->conf;
-	LIST_INIT(&s->sessions);
-	LIST_INIT(&s->clients);
 	tls_init();
 	if ((s->base = event_base_new()) == NULL ||
 	    (s->worker = worker_new(s->base)) == NULL)
@@ -222,7 +220,7 @@ probe_setup(struct probe_run *pr, const struct probe_opts *o)
 static void
 probe_teardown(struct probe_run *pr)
 {
-	struct server *s = &pr->srv;
+	struct mta_ctx *s = &pr->ctx;
 	char	path[128];
 
 	worker_free(s->worker);
@@ -249,7 +247,7 @@ probe_dns_cb(const struct dns_result *res, void *arg)
 
 	pr->res = *res;
 	pr->waiting = 0;
-	(void)event_base_loopbreak(pr->srv.base);
+	(void)event_base_loopbreak(pr->ctx.base);
 }
 
 /* "[host]:port", "[host]" or a domain into a route-like target. */
@@ -292,11 +290,11 @@ probe_resolve(struct probe_run *pr, const struct probe_opts *o)
 	if (!mx && dns_literal(host, port, &pr->res))
 		return CLI_OK;
 	pr->waiting = 1;
-	if ((mx ? dns_mx(pr->srv.dns, host, port, probe_dns_cb, pr) :
-	    dns_host(pr->srv.dns, host, port, probe_dns_cb, pr)) == NULL)
+	if ((mx ? dns_mx(pr->ctx.dns, host, port, probe_dns_cb, pr) :
+	    dns_host(pr->ctx.dns, host, port, probe_dns_cb, pr)) == NULL)
 		return cli_err("%s: DNS query failed", host);
 	while (pr->waiting)
-		(void)event_base_loop(pr->srv.base, EVLOOP_ONCE);
+		(void)event_base_loop(pr->ctx.base, EVLOOP_ONCE);
 	if (pr->res.status != DNS_OK)
 		return cli_err("%s: %s (%s)", host,
 		    dns_status_str(pr->res.status), pr->res.why);
@@ -310,7 +308,7 @@ probe_done_cb(struct delivery *d, void *arg)
 
 	(void)d;
 	pr->waiting = 0;
-	(void)event_base_loopbreak(pr->srv.base);
+	(void)event_base_loopbreak(pr->ctx.base);
 }
 
 /* One host: the delivery client in probe mode. */
@@ -320,6 +318,7 @@ probe_host(struct probe_run *pr, const struct probe_opts *o, size_t i,
 {
 	struct dns_result one;
 	struct delivery d;
+	struct client_observer obs;
 
 	memset(&d, 0, sizeof(d));
 	memset(rep, 0, sizeof(*rep));
@@ -332,14 +331,14 @@ probe_host(struct probe_run *pr, const struct probe_opts *o, size_t i,
 	d.probe_learn = o->learn;
 	d.probe_implicit = o->implicit;
 	d.probe_hosts = &one;
-	d.report = rep;
+	probe_observer(&obs, rep);
 	d.route.is_static = 1;
 	d.route.port = pr->port;
 	pr->waiting = 1;
-	if (client_start(&pr->srv, &d, probe_done_cb, pr) == -1)
+	if (client_start(&pr->ctx, &d, &obs, probe_done_cb, pr) == NULL)
 		return cli_err("out of memory");
 	while (pr->waiting)
-		(void)event_base_loop(pr->srv.base, EVLOOP_ONCE);
+		(void)event_base_loop(pr->ctx.base, EVLOOP_ONCE);
 	return rep->error[0] == '\0' ? CLI_OK : CLI_FAIL;
 }
 

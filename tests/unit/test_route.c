@@ -5,8 +5,6 @@
  *			that it is refused
  *	lookup		the entry for a domain (case-blind, first wins), the
  *			"*" entry, the MX default, refused entries skipped
- *	route_for	the transitional form over a struct conf's `route`
- *			gives what route_lookup() gives
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -165,34 +163,6 @@ test_lookup_mx_default(void **state)
 	assert_route(&r, "example.org", "example.org", 0, 1, 0, 0);
 }
 
-/* ------------------------------------------------------------------ */
-/* route_for (goes with the transitional macro in route.h)		*/
-
-#ifdef route_for
-static void
-test_route_for(void **state)
-{
-	struct conf c;
-	struct route a, b;
-	size_t	i;
-
-	(void)state;
-	memset(&c, 0, sizeof(c));
-	c.route.v = (char **)lookup_entries;
-	c.route.n = N(lookup_entries);
-	for (i = 0; i < N(lookup_cases); i++) {
-		memset(&a, 0, sizeof(a));
-		memset(&b, 0, sizeof(b));
-		route_for(&c, lookup_cases[i].domain, &a);
-		route_lookup(lookup_entries, N(lookup_entries),
-		    lookup_cases[i].domain, &b);
-		assert_route(&a, b.domain, b.host, b.port, b.mx, b.is_static,
-		    b.has_level);
-		assert_int_equal(a.level, b.level);
-	}
-}
-#endif
-
 int
 main(void)
 {
@@ -200,9 +170,6 @@ main(void)
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_lookup_mx_default),
-#ifdef route_for
-		cmocka_unit_test(test_route_for),
-#endif
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
