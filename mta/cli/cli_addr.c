@@ -34,7 +34,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cli_send.h"
+#include "cli_addr.h"
 
 #define ADDR_NEST_MAX	32	/* nested comments */
 #define ADDR_SHOW	64	/* octets of bad input quoted in a message */

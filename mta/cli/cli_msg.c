@@ -36,7 +36,8 @@
 #include <strings.h>
 #include <sysexits.h>
 
-#include "cli_send.h"
+#include "cli_msg.h"
+#include "smtp_cmd.h"
 
 #define MSG_LINE_MAX	(SMTP_TEXT_LINE_MAX - 2)	/* without CRLF */
 #define MSG_CHUNK	8192

@@ -38,8 +38,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_addr.h"
+#include "cli_msg.h"
 #include "cli_send.h"
+#include "cli_smtp.h"
 #include "conf.h"
+#include "smtp_reply.h"
 
 #define SEND_CONNECT_TIMEOUT	30
 #define SEND_TIMEOUT		300	/* per reply; RFC 5321 4.5.3.2 */

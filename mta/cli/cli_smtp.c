@@ -37,7 +37,8 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "cli_send.h"
+#include "cli_smtp.h"
+#include "smtp_cmd.h"
 #include "smtp_data.h"
 
 #define SMTP_CHUNK	4096

@@ -1,5 +1,6 @@
 /*
- * pinpost.c - the pinpost command: dispatch and shared helpers.
+ * pinpost.c - the pinpost command: dispatch only (what the commands
+ * share is in cli.c, their usage texts in cli_usage.c).
  *
  * SYNOPSIS
  *	pinpost [-s store] command [args...]
@@ -15,11 +16,8 @@
  *	prints the usage on stdout and exits 0: pinpost's, or that of the
  *	command among whose arguments it is (cli_usage.c).
  */
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -39,46 +37,6 @@ static const struct cli_cmd cli_cmds[] = {
 	{ "policyd", cli_policyd_main },
 	{ "send", cli_send_main },
 };
-
-static const char *cli_progname = "pinpost";
-
-int
-cli_err(const char *fmt, ...)
-{
-	va_list	ap;
-
-	fprintf(stderr, "%s: ", cli_progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return CLI_FAIL;
-}
-
-const char *
-cli_store_path(const struct cli *cli)
-{
-	const char *env;
-
-	if (cli->store_path != NULL)
-		return cli->store_path;
-	env = getenv("PINPOST_STORE");
-	if (env != NULL && *env != '\0')
-		return env;
-	return CLI_STORE_DEFAULT;
-}
-
-const char *
-cli_time_str(int64_t t, char *buf, size_t len)
-{
-	time_t	tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		(void)snprintf(buf, len, "@%lld", (long long)t);
-	return buf;
-}
 
 /* --help among pinpost's own options (before the command). */
 static int
@@ -107,7 +65,7 @@ main(int argc, char **argv)
 	base = argc > 0 ? strrchr(argv[0], '/') : NULL;
 	base = base != NULL ? base + 1 : argc > 0 ? argv[0] : "";
 	if (strcmp(base, "sendmail") == 0) {
-		cli_progname = "sendmail";
+		cli_set_progname("sendmail");
 		if (argc > 1 && cli_wants_help(argc - 1, argv + 1))
 			return cli_help("sendmail");
 		return cli_sendmail_main(argc, argv);
