@@ -8,6 +8,7 @@
 #   make postfix-patched  Debian's Postfix 3.7 + ext/patches/postfix-3.7,
 #                 built into /var/cache/pinpost-postfix (cached)
 #   make draft-check  the Internet-Draft's checks (rfc-draft/README.md)
+#   make structure  the module layering check (tests/structure/)
 #   make asan     the unit and integration tests under ASan + UBSan
 #   make valgrind the unit tests under valgrind
 #   make fuzz     each libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS
@@ -72,7 +73,7 @@ CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARN) \
 	$(OPT) $(SAN) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SAN) $(LDFLAGS)
 
-EXT_SRC	:= $(wildcard ext/*.c)
+EXT_SRC	:= $(wildcard ext/libstsec/*.c)
 EXT_OBJ	:= $(EXT_SRC:%.c=$(B)/%.o)
 LIBSTSEC := $(B)/libstsec.a
 
@@ -84,13 +85,13 @@ PINPOSTD := $(B)/pinpostd
 CLI_SRC	:= $(wildcard mta/cli/*.c)
 CLI_OBJ	:= $(CLI_SRC:%.c=$(B)/%.o)
 PINPOST	:= $(B)/pinpost
-INC	:= -Iext -Imta -Imta/proto
+INC	:= -Iext/libstsec -Imta -Imta/proto
 
 UNIT_SRC := $(filter-out tests/unit/testutil.c,$(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TESTUTIL_OBJ := $(B)/tests/unit/testutil.o
 
-.PHONY: all deps test unit integration interop asan valgrind install clean run \
+.PHONY: all deps test unit structure integration interop asan valgrind install clean run \
 	postfix-patched \
 	fuzz fuzz-check fuzz-bin draft-deps draft-check bench fresh-check
 
@@ -156,6 +157,11 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(TESTUTIL_OBJ) $(LIBMTA) $(LIBSTSEC)
 unit: $(UNIT_BIN)
 	@PINPOST_BUILD=$(abspath $(B)) sh tests/run-unit $(UNIT_BIN)
 
+# The module graph of ext/ and mta/: no cycles, no include or call from a
+# lower floor to a higher one (tests/structure/layers.py).
+structure:
+	$(PYTHON) tests/structure/layers.py
+
 integration: $(PINPOST)
 	cd tests/integration && PINPOST_BUILD=$(abspath $(B)) \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider .
@@ -163,6 +169,7 @@ integration: $(PINPOST)
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) structure
 	$(MAKE) integration
 	$(MAKE) draft-check
 	$(MAKE) asan
@@ -239,7 +246,7 @@ $(B)/bench/loader: tests/bench/loader.c | deps
 
 $(B)/bench/bench_store: tests/bench/bench_store.c $(LIBSTSEC) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Iext $(LDFLAGS_ALL) -o $@ $< $(LIBSTSEC) \
+	$(CC) $(CFLAGS_ALL) -Iext/libstsec $(LDFLAGS_ALL) -o $@ $< $(LIBSTSEC) \
 	    $(PKG_LIBS_EXT)
 
 bench: all $(BENCH_BIN)

@@ -16,7 +16,7 @@
  *    (last_seen), each a durable transaction, as the delivery client's
  *    noting is; and the peers below.
  * 3. Peers, on the same data and disk, opened with the store's tdb flags
- *    (PEER_FLAGS: keep them in step with ext/store.c):
+ *    (PEER_FLAGS: keep them in step with ext/libstsec/store.c):
  *    raw     tdb_fetch() of the same keys in the same file, and a durable
  *            transaction that rewrites one record (what the store layer
  *            adds: key building, decoding, its checks);
@@ -42,7 +42,7 @@
 #include "stsec.h"
 
 #define BIG_HASH	131071
-/* the peers open their files as ext/store.c opens the store */
+/* the peers open their files as ext/libstsec/store.c opens the store */
 #define PEER_FLAGS	(TDB_DEFAULT | TDB_INCOMPATIBLE_HASH | TDB_NOMMAP)
 
 static double

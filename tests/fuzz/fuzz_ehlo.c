@@ -1,6 +1,6 @@
 /*
  * fuzz_ehlo.c - libFuzzer harness for the PKP / STSEC EHLO keyword
- * parser, stsec_ehlo_feed() and stsec_ehlo_finish() (ext/ehlo.c), and
+ * parser, stsec_ehlo_feed() and stsec_ehlo_finish() (ext/libstsec/ehlo.c), and
  * the formatters.
  *
  * Input, read two ways:

@@ -1,7 +1,7 @@
 /*
  * fuzz_record.c - libFuzzer harness for the store record decoders,
  * stsec_record_decode_host() and stsec_record_decode_domain()
- * (ext/record.c), and the encoders.
+ * (ext/libstsec/record.c), and the encoders.
  *
  * Input: the octets of a stored value, given (in an exact-size heap
  * copy) to both decoders; and the same octets read as the fields of a

@@ -5,7 +5,7 @@ tests/fuzz/corpus/<name>/: small real inputs, one file each.
     python3 tests/fuzz/make-corpus.py
 
 EHLO lines come from the Internet-Draft's figures (rfc-draft/) and the
-tests; store records are written in the byte layout of ext/record.c (the
+tests; store records are written in the byte layout of ext/libstsec/record.c (the
 harness's decode -> encode -> decode property proves each one is the
 encoder's exact output: fuzz_record aborts on a seed that decodes but
 does not encode back to the same octets).  Existing files are replaced;

@@ -1,5 +1,5 @@
 /*
- * test_ehlo.c - unit tests of ext/ehlo.c: the PKP and STSEC keyword
+ * test_ehlo.c - unit tests of ext/libstsec/ehlo.c: the PKP and STSEC keyword
  * grammar (DESIGN.md section 1.1), both PKP forms, formatting.
  */
 #include <setjmp.h>

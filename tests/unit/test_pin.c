@@ -1,5 +1,5 @@
 /*
- * test_pin.c - unit tests of ext/pin.c.
+ * test_pin.c - unit tests of ext/libstsec/pin.c.
  *
  * The group setup generates RSA-2048, EC P-256 and Ed25519 keys,
  * self-signed certificates, public key files and CSRs in a temporary

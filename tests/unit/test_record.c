@@ -1,5 +1,5 @@
 /*
- * test_record.c - names and the record encoding (ext/record.c).
+ * test_record.c - names and the record encoding (ext/libstsec/record.c).
  *
  *	names		a table of good and bad names, normalized or refused
  *	round trips	host records with 0, 1 and 16 pins, with and without

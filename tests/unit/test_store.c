@@ -1,5 +1,5 @@
 /*
- * test_store.c - the TDB store (ext/store.c), on real files.
+ * test_store.c - the TDB store (ext/libstsec/store.c), on real files.
  *
  *	open		create, reopen, flags, missing file, opened twice
  *	records		get / put / forget / walk of host and domain

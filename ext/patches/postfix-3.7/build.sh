@@ -111,7 +111,7 @@ if [ -z "$ver" ]; then
 	apt-get install -y -qq --no-install-recommends "postfix=$ver" >&2
 fi
 hash=$( (cd "$HERE" && cat series $(cat series) build.sh;
-	cat "$ROOT"/ext/stsec.h "$ROOT"/ext/*.c) | sha256sum | cut -c1-12)
+	cat "$ROOT"/ext/libstsec/stsec.h "$ROOT"/ext/libstsec/*.c) | sha256sum | cut -c1-12)
 out="$CACHE/$(echo "$ver" | tr ':~+' '___')-$hash"
 if [ -f "$out/.done" ]; then
 	log "cached: $out"
@@ -141,7 +141,7 @@ log "building (make makefiles; libraries, smtpd, smtp)"
 (
 	cd "$src"
 	make makefiles \
-	    CCARGS="-DUSE_TLS -DNO_NIS -DNO_EAI -DNO_PCRE -DNO_LMDB -DNO_CDB -I$ROOT/ext" \
+	    CCARGS="-DUSE_TLS -DNO_NIS -DNO_EAI -DNO_PCRE -DNO_LMDB -DNO_CDB -I$ROOT/ext/libstsec" \
 	    AUXLIBS="$LIBSTSEC -ltdb -lssl -lcrypto" OPT="-O2" >build.log 2>&1
 	jobs=$(nproc 2>/dev/null || echo 2)
 	for d in src/util src/global src/dns src/tls src/xsasl src/master \

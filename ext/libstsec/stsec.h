@@ -23,6 +23,14 @@
  *	that can fail return -1 (or NULL) and, when the caller passes a
  *	struct stsec_error, leave a one-line message in it for the log.
  *	All times are seconds since the epoch (int64_t).
+ *
+ *	One public header on purpose, not one per module: an MTA that
+ *	takes the extension (ext/patches/ does it for Postfix) includes
+ *	one file and links one archive, and the modules' types are one
+ *	vocabulary (a policy decision takes a host record of record.c, a
+ *	pin set of pin.c and an observation of ehlo.c), so split headers
+ *	would all include each other.  Each module has its own section
+ *	below, headed by its name.
  */
 #ifndef STSEC_H
 #define STSEC_H
