@@ -258,7 +258,7 @@ def libstsec(tmp_path_factory):
     assert os.path.exists(lib), lib
     libs = run(["pkg-config", "--libs", "openssl"], check=0).stdout.split()
     run(["cc", "-std=c11", "-Wall", "-Werror", "-I",
-         os.path.join(dl.REPO, "ext"), "-o", exe,
+         os.path.join(dl.REPO, "ext", "libstsec"), "-o", exe,
          os.path.join(os.path.dirname(__file__), "ehlo_verdict.c"), lib]
         + libs, check=0)
 
