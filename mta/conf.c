@@ -66,6 +66,7 @@
 #include "conf.h"
 #include "route.h"
 #include "stsec.h"
+#include "worker.h"
 
 #define CONF_LINE_MAX	4096	/* physical line, without its newline */
 #define CONF_VALUE_MAX	65536	/* value with its continuations joined */
@@ -162,6 +163,7 @@ static const struct conf_param conf_params[] = {
 	P_STR(myhostname, NULL, conf_check_hostname),
 	P_STR(user, "pinpost", NULL),
 	P_STR(spool_dir, "/var/spool/pinpost", conf_check_nonempty),
+	P_INT(queue_workers, "8", 1, WORKER_LANES_MAX),
 	P_STR(store, "/var/lib/pinpost/pins.tdb", conf_check_nonempty),
 	P_ENUM(log, "syslog", conf_log_words),
 	P_LIST(listen, "127.0.0.1:25, [::1]:25", conf_check_hostport),

@@ -39,6 +39,7 @@ struct conf {
 	char		*myhostname;	/* default: gethostname() */
 	char		*user;		/* drop to this user; "" = stay */
 	char		*spool_dir;	/* /var/spool/pinpost */
+	int64_t		 queue_workers;	/* 8: disk threads; 1 .. 64 */
 	char		*store;		/* /var/lib/pinpost/pins.tdb */
 	char		*log;		/* "syslog" or "stderr" */
 

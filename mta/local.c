@@ -175,7 +175,7 @@ local_schedule(const struct mta_ctx *ctx, const char *id)
 	j->host = strdup(ctx->conf->myhostname);
 	j->mailbox_list = ctx->conf->mailboxes.n > 0;
 	if (j->root == NULL || j->host == NULL ||
-	    worker_submit(ctx->worker, local_run, local_done, j) == -1) {
+	    worker_submit(ctx->worker, j->id, local_run, local_done, j) == -1) {
 		local_done(j);
 		goto fail;
 	}

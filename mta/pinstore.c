@@ -158,7 +158,7 @@ ps_job_new(struct pinstore *ps, enum ps_op op, const char *host,
 static int
 ps_submit(struct pinstore *ps, struct ps_job *j)
 {
-	if (worker_submit(ps->w, ps_run, ps_done, j) == -1) {
+	if (worker_submit(ps->w, NULL, ps_run, ps_done, j) == -1) {
 		free(j);
 		return -1;
 	}

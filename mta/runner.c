@@ -294,7 +294,8 @@ delivery_done(struct delivery *d, void *arg)
 	j->lifetime = c->queue_lifetime;
 	j->warn_after = c->delay_warning;
 	j->sender_local = sender_is_local(c, d->sender);
-	if (worker_submit(r->ctx->worker, result_run, result_done, j) == 0)
+	if (worker_submit(r->ctx->worker, d->id, result_run, result_done,
+	    j) == 0)
 		return;
 	free(j);
 fail:

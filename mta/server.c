@@ -354,7 +354,7 @@ delivery_start(struct server *srv, char *err, size_t errlen)
 	 * The store has a thread of its own: a store locked by another
 	 * process must not hold up the commits behind every 250.
 	 */
-	if ((srv->store_worker = worker_new(srv->ctx.base)) == NULL) {
+	if ((srv->store_worker = worker_new(srv->ctx.base, 1)) == NULL) {
 		(void)snprintf(err, errlen, "cannot start the store thread");
 		return -1;
 	}
@@ -380,7 +380,8 @@ server_start(struct server *srv, char *err, size_t errlen)
 		return -1;
 	if (queue_recover(srv->ctx.queue, err, errlen) == -1)
 		log_warn("queue: %s", err);
-	if ((srv->ctx.worker = worker_new(srv->ctx.base)) == NULL) {
+	if ((srv->ctx.worker = worker_new(srv->ctx.base,
+	    (size_t)srv->ctx.conf->queue_workers)) == NULL) {
 		(void)snprintf(err, errlen, "cannot start the worker thread");
 		return -1;
 	}
@@ -491,7 +492,7 @@ server_free(struct server *srv)
 	runner_free(srv->runner);
 	pinstore_close(srv->ctx.pins);
 	dns_free(srv->ctx.dns);
-	SSL_CTX_free(srv->ctx.client_ctx);
+	tls_client_ctx_free(srv->ctx.client_ctx);
 	for (i = 0; i < srv->nlis; i++)
 		evconnlistener_free(srv->lis[i]);
 	if (srv->local_timer != NULL)

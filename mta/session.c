@@ -475,7 +475,8 @@ commit_start(struct session *s)
 		j->local |= j->env.rcpt[i].local;
 		j->remote |= !j->env.rcpt[i].local;
 	}
-	if (worker_submit(s->ctx->worker, commit_run, commit_done, j) == -1) {
+	if (worker_submit(s->ctx->worker, queue_msg_id(j->msg), commit_run,
+	    commit_done, j) == -1) {
 		free(j);
 		goto fail;
 	}

@@ -1,14 +1,18 @@
 /*
- * worker.c - one thread for blocking work; see worker.h.
+ * worker.c - threads for blocking work; see worker.h.
  *
- * Jobs wait in a FIFO under a mutex.  The thread runs them in order and
- * moves each to a "finished" list, then writes one byte to a pipe whose
- * read end is an event in the loop; the loop's callback runs the done
- * callbacks.  The loop thread is the only one that touches libevent.
+ * Each lane is a thread with a FIFO of jobs under the pool's mutex and a
+ * condition variable of its own.  A thread runs its jobs in order and
+ * moves each to the pool's "finished" list, then writes one byte to a
+ * pipe whose read end is an event in the loop; the loop's callback runs
+ * the done callbacks.  The loop thread is the only one that touches
+ * libevent.  One mutex for the pool is enough: it is held for a list
+ * operation, never across a job.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -28,11 +32,20 @@ struct joblist {
 	struct job	*tail;
 };
 
-struct worker {
+struct worker;
+
+struct lane {
+	struct worker	*w;
 	pthread_t	 thread;
-	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
 	struct joblist	 todo;
+	int		 started;
+};
+
+struct worker {
+	pthread_mutex_t	 mu;
+	struct lane	*lane;
+	size_t		 nlane;
 	struct joblist	 finished;
 	size_t		 busy;		/* submitted, done not yet run */
 	int		 stop;
@@ -64,15 +77,16 @@ joblist_pop(struct joblist *l)
 static void *
 worker_main(void *arg)
 {
-	struct worker *w = arg;
+	struct lane *ln = arg;
+	struct worker *w = ln->w;
 	struct job *j;
 	char	c = 1;
 
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
-		while (w->todo.head == NULL && !w->stop)
-			pthread_cond_wait(&w->cv, &w->mu);
-		j = joblist_pop(&w->todo);
+		while (ln->todo.head == NULL && !w->stop)
+			pthread_cond_wait(&ln->cv, &w->mu);
+		j = joblist_pop(&ln->todo);
 		pthread_mutex_unlock(&w->mu);
 		if (j == NULL)
 			return NULL;		/* stop, and nothing left */
@@ -127,15 +141,71 @@ worker_pipe(struct worker *w)
 	return 0;
 }
 
+/* Stops and joins the lanes that were started. */
+static void
+worker_stop(struct worker *w)
+{
+	size_t	i;
+
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	for (i = 0; i < w->nlane; i++)
+		if (w->lane[i].started)
+			pthread_cond_signal(&w->lane[i].cv);
+	pthread_mutex_unlock(&w->mu);
+	for (i = 0; i < w->nlane; i++)
+		if (w->lane[i].started) {
+			(void)pthread_join(w->lane[i].thread, NULL);
+			pthread_cond_destroy(&w->lane[i].cv);
+			w->lane[i].started = 0;
+		}
+}
+
+static int
+worker_start(struct worker *w)
+{
+	struct lane *ln;
+	size_t	i;
+
+	for (i = 0; i < w->nlane; i++) {
+		ln = &w->lane[i];
+		ln->w = w;
+		if (pthread_cond_init(&ln->cv, NULL) != 0)
+			return -1;
+		if (pthread_create(&ln->thread, NULL, worker_main, ln) != 0) {
+			pthread_cond_destroy(&ln->cv);
+			return -1;
+		}
+		ln->started = 1;
+	}
+	return 0;
+}
+
+static void
+worker_release(struct worker *w)
+{
+	if (w->ev != NULL)
+		event_free(w->ev);
+	if (w->pipe[0] != -1)
+		close(w->pipe[0]);
+	if (w->pipe[1] != -1)
+		close(w->pipe[1]);
+	free(w->lane);
+	free(w);
+}
+
 struct worker *
-worker_new(struct event_base *base)
+worker_new(struct event_base *base, size_t lanes)
 {
 	struct worker *w;
 
-	if ((w = calloc(1, sizeof(*w))) == NULL)
+	if (lanes < 1 || lanes > WORKER_LANES_MAX ||
+	    (w = calloc(1, sizeof(*w))) == NULL)
 		return NULL;
 	w->pipe[0] = w->pipe[1] = -1;
-	if (worker_pipe(w) == -1)
+	w->nlane = lanes;
+	if ((w->lane = calloc(lanes, sizeof(*w->lane))) == NULL ||
+	    worker_pipe(w) == -1)
 		goto fail;
 	w->ev = event_new(base, w->pipe[0], EV_READ | EV_PERSIST,
 	    worker_pipe_cb, w);
@@ -143,26 +213,35 @@ worker_new(struct event_base *base)
 		goto fail;
 	if (pthread_mutex_init(&w->mu, NULL) != 0)
 		goto fail;
-	if (pthread_cond_init(&w->cv, NULL) != 0 ||
-	    pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+	if (worker_start(w) == -1) {
+		worker_stop(w);
 		pthread_mutex_destroy(&w->mu);
 		goto fail;
 	}
 	return w;
 fail:
-	if (w->ev != NULL)
-		event_free(w->ev);
-	if (w->pipe[0] != -1)
-		close(w->pipe[0]);
-	if (w->pipe[1] != -1)
-		close(w->pipe[1]);
-	free(w);
+	worker_release(w);
 	return NULL;
 }
 
-int
-worker_submit(struct worker *w, worker_fn *fn, worker_fn *done, void *arg)
+/* FNV-1a: the same key, the same lane. */
+static size_t
+worker_lane_of(const struct worker *w, const char *key)
 {
+	uint32_t h = 2166136261u;
+
+	if (key == NULL)
+		return 0;
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h % w->nlane;
+}
+
+int
+worker_submit(struct worker *w, const char *key, worker_fn *fn,
+    worker_fn *done, void *arg)
+{
+	struct lane *ln = &w->lane[worker_lane_of(w, key)];
 	struct job *j;
 
 	if (w->stop || (j = calloc(1, sizeof(*j))) == NULL)
@@ -171,8 +250,8 @@ worker_submit(struct worker *w, worker_fn *fn, worker_fn *done, void *arg)
 	j->done = done;
 	j->arg = arg;
 	pthread_mutex_lock(&w->mu);
-	joblist_push(&w->todo, j);
-	pthread_cond_signal(&w->cv);
+	joblist_push(&ln->todo, j);
+	pthread_cond_signal(&ln->cv);
 	pthread_mutex_unlock(&w->mu);
 	w->busy++;
 	return 0;
@@ -189,16 +268,8 @@ worker_free(struct worker *w)
 {
 	if (w == NULL)
 		return;
-	pthread_mutex_lock(&w->mu);
-	w->stop = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-	(void)pthread_join(w->thread, NULL);
+	worker_stop(w);
 	worker_drain(w);
-	event_free(w->ev);
-	close(w->pipe[0]);
-	close(w->pipe[1]);
-	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
-	free(w);
+	worker_release(w);
 }
