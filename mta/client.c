@@ -60,6 +60,8 @@
 #include "smtp_data.h"
 #include "smtp_reply.h"
 #include "stsec.h"
+#include "tlscache.h"
+#include "addr.h"
 
 enum client_state {
 	C_RESOLVE = 0,
@@ -122,6 +124,7 @@ struct client {
 	int			 fd;
 	struct smtp_out		 out;		/* line ends, dot-stuffing */
 	int			 body_done;
+	int			 quit_sent;	/* QUIT after the body */
 	/* a failure to give every recipient without a result */
 	int			 fail_code;
 	char			 fail_status[16];
@@ -416,6 +419,7 @@ no_tls(struct client *c, enum stsec_tls_event ev)
 /* the transaction                                                      */
 
 static uint64_t msg_size(const struct client *);
+static void	body_begin(struct client *);
 
 static const char *
 mail_params(struct client *c, char *buf, size_t len)
@@ -487,6 +491,16 @@ txn_begin(struct client *c)
 		}
 	}
 	enter_state(c, C_TXN);
+	/*
+	 * PIPELINING and CHUNKING: BDAT LAST with the body (and QUIT) in the
+	 * same group as MAIL and RCPT (RFC 3030 section 4.2): the server
+	 * reads the chunk whatever it answers, so nothing in the body can
+	 * be taken for a command.  One round trip for the transaction.
+	 */
+	if (c->pipelined && c->bdat) {
+		c->data_sent = 1;
+		body_begin(c);
+	}
 }
 
 /*
@@ -525,8 +539,41 @@ body_begin(struct client *c)
 	if (c->bdat)
 		send_line(c, "BDAT %" PRIu64 " LAST", size);
 	out_flush(c);			/* the commands before the body */
-	enter_state(c, C_BODY);
+	if (c->state != C_TXN)		/* pipelined BDAT: replies to come */
+		enter_state(c, C_BODY);
 	client_write_cb(c->bev, c);
+}
+
+/*
+ * After the body: with PIPELINING, QUIT goes in the same group (RFC 2920
+ * section 3.1 lets QUIT end a group), so its 221 comes with the reply
+ * to the message and the connection ends without a round trip more.
+ */
+static void
+body_end(struct client *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	c->body_done = 1;
+	close(c->fd);
+	c->fd = -1;
+	if (!c->bdat)
+		(void)evbuffer_add_printf(out, "%s.\r\n", c->out.bol ? "" :
+		    "\r\n");
+	if (c->pipelined) {
+		(void)evbuffer_add(out, "QUIT\r\n", 6);
+		c->quit_sent = 1;
+	}
+}
+
+/* The reply to the message is in: QUIT, unless it went with the body. */
+static void
+after_body(struct client *c)
+{
+	if (c->quit_sent)
+		enter_state(c, C_QUIT);
+	else
+		send_quit(c);
 }
 
 /* Feeds the message while the output has room; then the terminator. */
@@ -552,10 +599,7 @@ body_feed(struct client *c)
 		(void)evbuffer_add(out, st, m);
 		return;
 	}
-	c->body_done = 1;
-	if (!c->bdat)
-		(void)evbuffer_add_printf(out, "%s.\r\n", c->out.bol ? "" :
-		    "\r\n");
+	body_end(c);
 }
 
 /* Every accepted recipient gets the final reply. */
@@ -667,6 +711,12 @@ on_rcpt_reply(struct client *c, const struct smtp_reply *r)
 static void
 on_data_reply(struct client *c, const struct smtp_reply *r)
 {
+	if (c->bdat) {			/* the reply to a pipelined BDAT */
+		if (c->mail_ok == 1 && c->accepted > 0)
+			txn_final(c, r);
+		after_body(c);
+		return;
+	}
 	if (r->code == 354 && c->mail_ok == 1 && c->accepted > 0) {
 		body_begin(c);
 		return;
@@ -696,6 +746,34 @@ on_txn(struct client *c, const struct smtp_reply *r)
 /* ------------------------------------------------------------------ */
 /* TLS                                                                  */
 
+/*
+ * A TLS session for the current address, with SNI, and the session
+ * kept from this peer's last connection offered for resumption (the
+ * peer: the store key and the address, so that a ticket goes back only
+ * to the server that issued it).
+ */
+static SSL *
+client_ssl(struct client *c)
+{
+	const struct dns_host *h = &c->hosts.host[c->host_i];
+	char	peer[TLSCACHE_KEY_MAX + 1], a[INET6_ADDRSTRLEN + 8];
+	SSL	*ssl;
+
+	if ((ssl = SSL_new(c->ctx->client_ctx)) == NULL)
+		return NULL;
+	if (c->sni[0] != '\0') {
+		(void)SSL_set_tlsext_host_name(ssl, c->sni);
+		(void)SSL_set1_host(ssl, c->sni);
+	}
+	(void)snprintf(peer, sizeof(peer), "%s %s", c->key, addr_format(
+	    (const struct sockaddr *)&h->addr[c->addr_i].ss, a, sizeof(a)));
+	if (tlscache_offer(ssl, peer) == -1) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	return ssl;
+}
+
 static void
 start_tls(struct client *c)
 {
@@ -710,12 +788,8 @@ start_tls(struct client *c)
 		    "to STARTTLS\"", c->d->id, c->key, left);
 		(void)evbuffer_drain(in, left);
 	}
-	if ((ssl = SSL_new(c->ctx->client_ctx)) == NULL)
+	if ((ssl = client_ssl(c)) == NULL)
 		goto fail;
-	if (c->sni[0] != '\0') {
-		(void)SSL_set_tlsext_host_name(ssl, c->sni);
-		(void)SSL_set1_host(ssl, c->sni);
-	}
 	tbev = bufferevent_openssl_filter_new(c->ctx->base, c->bev, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE |
 	    BEV_OPT_DEFER_CALLBACKS);
@@ -766,20 +840,27 @@ tls_ready(struct client *c, int implicit)
 	struct stsec_decision dec;
 	SSL	*ssl = bufferevent_openssl_get_ssl(c->bev);
 	long	vr = SSL_get_verify_result(ssl);
+	int	resumed = 0;
 
 	c->tls = 1;
-	if (trusted_keys(ssl, vr, &c->chain, &err) == -1) {
+	if (tlscache_pins(ssl, &c->chain) == 0)
+		resumed = 1;	/* the keys of the handshake that made it */
+	else if (trusted_keys(ssl, vr, &c->chain, &err) == -1) {
 		stsec_pinset_clear(&c->chain);
 		log_info("id=%s host=%s chain: %s", c->d->id, c->key, err.msg);
 	}
-	log_info("id=%s host=%s tls=%s cipher=%s pkix=%s", c->d->id, c->key,
-	    SSL_get_version(ssl), SSL_get_cipher_name(ssl),
-	    vr == X509_V_OK ? "verified" : X509_verify_cert_error_string(vr));
+	log_info("id=%s host=%s tls=%s cipher=%s pkix=%s resumed=%s",
+	    c->d->id, c->key, SSL_get_version(ssl), SSL_get_cipher_name(ssl),
+	    vr == X509_V_OK ? "verified" : X509_verify_cert_error_string(vr),
+	    resumed ? "yes" : "no");
 	OBSERVE(c, tls, ssl, vr);
 	stsec_policy_check_chain(&c->hrec, &c->chain, (int64_t)time(NULL),
 	    &c->cfg, &dec);
 	log_decision(c, "pins", &dec);
 	OBSERVE(c, pins, &dec);
+	if (dec.verdict == STSEC_PROCEED && !dec.report_only &&
+	    !c->d->probe)
+		tlscache_confirm(ssl, &c->chain);
 	if (implicit) {			/* implicit TLS: the greeting next */
 		c->chain_ok = dec.verdict == STSEC_PROCEED && !dec.report_only;
 		enter_state(c, C_GREETING);
@@ -1058,7 +1139,7 @@ on_reply(struct client *c, const struct smtp_reply *r)
 		break;
 	case C_BODY:
 		txn_final(c, r);
-		send_quit(c);
+		after_body(c);
 		break;
 	case C_QUIT:
 		conn_close(c);
@@ -1134,7 +1215,7 @@ client_write_cb(struct bufferevent *bev, void *arg)
 	struct client *c = arg;
 
 	(void)bev;
-	if (c->state == C_BODY && c->fd != -1)
+	if (c->fd != -1 && c->bev != NULL)
 		body_feed(c);
 }
 
@@ -1234,12 +1315,8 @@ conn_bev(struct client *c)
 
 	if (!c->d->probe_implicit)
 		return bufferevent_socket_new(c->ctx->base, -1, opts);
-	if ((ssl = SSL_new(c->ctx->client_ctx)) == NULL)
+	if ((ssl = client_ssl(c)) == NULL)
 		return NULL;
-	if (c->sni[0] != '\0') {
-		(void)SSL_set_tlsext_host_name(ssl, c->sni);
-		(void)SSL_set1_host(ssl, c->sni);
-	}
 	bev = bufferevent_openssl_socket_new(c->ctx->base, -1, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, opts);
 	if (bev == NULL) {

@@ -16,6 +16,13 @@
 #include "conf.h"
 #include "log.h"
 #include "tls.h"
+#include "tlscache.h"
+
+/*
+ * Sessions the delivery client keeps for resumption: one per peer (host
+ * and address), a few KiB each with the peer's chain.
+ */
+#define TLS_CLIENT_SESSIONS	1000
 
 struct tls_server {
 	SSL_CTX			*ctx;
@@ -261,5 +268,18 @@ tls_client_ctx_new(const struct conf *c, char *err, size_t errlen)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
+	if (tlscache_attach(ctx, TLS_CLIENT_SESSIONS) == -1) {
+		(void)snprintf(err, errlen, "TLS client session cache: out of "
+		    "memory");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	return ctx;
+}
+
+void
+tls_client_ctx_free(SSL_CTX *ctx)
+{
+	tlscache_detach(ctx);
+	SSL_CTX_free(ctx);
 }

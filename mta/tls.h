@@ -17,7 +17,10 @@
  *	tls_client_ctx_new()	the delivery side's SSL_CTX: TLS 1.2+, the
  *				chain verified against tls_ca_file (or the
  *				system's CAs) for the log, never fatal by
- *				itself: pins and STSEC authenticate a peer
+ *				itself: pins and STSEC authenticate a peer;
+ *				it keeps sessions for resumption
+ *				(tlscache.h)
+ *	tls_client_ctx_free()	that context and its sessions
  *
  * A failed self-check is not an error: the server runs and advertises no
  * PKP, and the verdict says why.  A certificate or key that cannot be
@@ -46,5 +49,6 @@ const char *tls_server_verdict(const struct tls_server *ts);
 const struct stsec_pinset *tls_server_pins(const struct tls_server *ts);
 const char *tls_session_info(SSL *ssl, char *buf, size_t len);
 SSL_CTX	*tls_client_ctx_new(const struct conf *c, char *err, size_t errlen);
+void	tls_client_ctx_free(SSL_CTX *ctx);
 
 #endif

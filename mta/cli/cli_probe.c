@@ -200,7 +200,7 @@ probe_setup(struct probe_run *pr, const struct probe_opts *o)
 	s->conf = &pr->conf;
 	tls_init();
 	if ((s->base = event_base_new()) == NULL ||
-	    (s->worker = worker_new(s->base)) == NULL)
+	    (s->worker = worker_new(s->base, 1)) == NULL)
 		return cli_err("cannot start the event loop");
 	if ((s->dns = dns_new(s->base, pr->conf.dns_resolver, err,
 	    sizeof(err))) == NULL ||
@@ -226,7 +226,7 @@ probe_teardown(struct probe_run *pr)
 	worker_free(s->worker);
 	pinstore_close(s->pins);
 	dns_free(s->dns);
-	SSL_CTX_free(s->client_ctx);
+	tls_client_ctx_free(s->client_ctx);
 	if (s->base != NULL)
 		event_base_free(s->base);
 	if (pr->scratch[0] != '\0') {

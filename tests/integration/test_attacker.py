@@ -644,7 +644,7 @@ def test_attack(attack_run, attack, peer):
         if c.expect == TLS:
             assert m.tls, ctx
             pkix = PKIX[c.cert]
-            assert re.search(r"id=%s host=%s tls=\S+ cipher=\S+ pkix=%s$" % (
+            assert re.search(r"id=%s host=%s tls=\S+ cipher=\S+ pkix=%s resumed=(?:yes|no)$" % (
                 c.qid, key, re.escape(pkix)), log1, re.M), ctx
             if peer == "known":
                 # the pin authenticates whatever the PKIX status

@@ -199,6 +199,43 @@ def test_known_peer_gets_starttls_before_ehlo(smtpd, pinpost):
                lambda r: r is not None and r.early == "accepted")
 
 
+def test_known_peer_resumes_its_tls_session_under_its_pins(smtpd, pinpost):
+    """A repeat delivery offers the session of the last one (TLS 1.3
+    ticket) and B resumes it; the pins are checked against the keys of
+    the full handshake that made the session, so the known peer still
+    passes them, with the served key's pin in the chain."""
+    A, B = pair(smtpd)
+    q1 = deliver(A, B, "learn", 1)
+    learned(pinpost, A, B)
+    key = re.escape(store_key(B))
+    wait_log_re(A, r"id=%s host=%s tls=TLSv1\.3 cipher=\S+ pkix=.* "
+                r"resumed=no\b" % (q1, key))
+    served = openssl_pin(B.conf["tls_cert_file"], "cert")
+    for n in (2, 3):            # a new ticket every time
+        qid = deliver(A, B, "again %d" % n, n)
+        wait_log_re(A, r"id=%s host=%s tls=TLSv1\.3 cipher=\S+ pkix=.* "
+                    r"resumed=yes\b" % (qid, key))
+        m = wait_log_re(A, r"id=%s host=%s stage=pins policy=host-stsec "
+                        r"level=encrypt pins-known=2 chain=(\S+) "
+                        r"verdict=proceed" % (qid, key))
+        assert served in m.group(1).split(","), m.group(0)
+
+    # pins that leave out the key the session was made with: a resumed
+    # session is held to them as a full handshake would be
+    other = ["A" * 43 + "=", "B" * 42 + "A="]
+    pinpost("-s", A.conf["store"], "pins", "add", store_key(B),
+            "--pin", other[0], "--pin", other[1], "--max-age", "3600",
+            "--stsec", "3600", check=0)
+    qid = submit(A, "to pins it does not match")
+    wait_log_re(A, r"id=%s host=%s tls=TLSv1\.3 cipher=\S+ pkix=.* "
+                r"resumed=yes\b" % (qid, key))
+    wait_log_re(A, r"id=%s host=%s stage=pins policy=host-stsec "
+                r"level=encrypt pins-known=2 chain=\S+ verdict=defer "
+                r"status=4\.7\.5" % (qid, key))
+    wait_log_re(A, status_re(qid, "deferred", "4.7.5"))
+    assert bob_count(B) == 3
+
+
 # ------------------------------------------------------------------ 3
 
 def test_key_outside_pins_defers_4_7_5_until_restored(smtpd, pinpost):

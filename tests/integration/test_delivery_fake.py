@@ -180,12 +180,56 @@ def test_chunking_and_pipelining(smtpd, fake_smtp):
     assert verbs == ["EHLO", "MAIL", "RCPT", "BDAT", "QUIT"], verbs
     bdat = [c.line for c in fake.commands_of(1) if c.verb == "BDAT"][0]
     assert bdat == "BDAT %d LAST" % len(m.data), bdat
-    assert b"RCPT TO:<%s>" % FAKE_RCPT.encode() in seen[0], seen
+    # one group after the EHLO inside TLS: MAIL, RCPT, BDAT LAST with the
+    # body, QUIT, all sent before the reply to MAIL (RFC 3030 4.2)
+    behind = seen[0]
+    assert behind.startswith(b"RCPT TO:<%s>\r\nBDAT %d LAST\r\n"
+                             % (FAKE_RCPT.encode(), len(m.data))), seen
+    assert behind.endswith(BODY.encode() + b"QUIT\r\n"), seen
     # BDAT: the body as it is, no dot-stuffing, no terminator
     assert m.wire == m.data
     assert m.data.endswith(BODY.encode()), m.data
     assert "SIZE=%d" % len(m.data) in mail_line(fake, 1)
     assert m.rcpts == ["<%s>" % FAKE_RCPT]
+
+
+def test_data_with_pipelining_sends_quit_behind_the_dot(smtpd, fake_smtp):
+    """PIPELINING without CHUNKING: MAIL, RCPT, DATA in one group, then
+    the body, its terminator and QUIT in one (RFC 2920 3.1)."""
+    fake = fake_smtp(chunking=False, pipelining=True)
+    seen = {}
+
+    def mail_reply(session, line):
+        seen["mail"] = session.pending(0.2)
+        return "250 2.1.0 Ok"
+
+    def end_reply(session, line):
+        seen["end"] = session.pending(0.2)
+        return "250 2.0.0 Ok: queued"
+    fake.replies["MAIL"] = mail_reply
+    fake.replies["DATA-END"] = end_reply
+    A = via_fake(smtpd, fake)
+    _, m = send(A, fake, "pipelined data", 1, body=BODY)
+    assert m.method == "DATA" and m.tls
+    assert seen["mail"] == b"RCPT TO:<%s>\r\nDATA\r\n" % \
+        FAKE_RCPT.encode(), seen
+    assert seen["end"] == b"QUIT\r\n", seen
+
+
+def test_pipelined_bdat_with_every_recipient_refused(smtpd, fake_smtp):
+    """The body went with RCPT; every RCPT refused: the server reads the
+    chunk and refuses it, the recipient bounces with the RCPT's reply and
+    the connection ends with QUIT, nothing delivered."""
+    fake = fake_smtp(chunking=True, pipelining=True, replies={
+        "RCPT@tls": "550 5.1.1 no such user",
+        "BDAT-LAST": "554 5.5.1 no valid recipients"})
+    A = via_fake(smtpd, fake)
+    qid = submit(A, "nobody", rcpt=FAKE_RCPT, body=BODY)
+    wait_log_re(A, status_re(qid, "bounced", "5.1.1", rcpt=FAKE_RCPT))
+    fake.wait_quiet()
+    verbs = [c.verb for c in fake.commands_of(1) if c.tls]
+    assert verbs == ["EHLO", "MAIL", "RCPT", "BDAT", "QUIT"], verbs
+    assert fake.messages == []
 
 
 def test_data_without_pipelining_is_dot_stuffed(smtpd, fake_smtp):

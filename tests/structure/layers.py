@@ -44,7 +44,7 @@ FLOORS = [
     # 2: mail-level modules: configuration and routes (route, a parser and
     # lookup, below conf, which validates `route` with it), the queue,
     # Maildir, bounces, DNS, TLS, the pin store, the configuration check.
-    ("route", "conf", "queue", "maildir", "bounce", "dns", "tls",
+    ("route", "conf", "queue", "maildir", "bounce", "dns", "tlscache", "tls",
      "pinstore", "check"),
     # 3: the narrow context the protocol engines share (mta/ctx.h).
     ("ctx",),
