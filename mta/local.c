@@ -141,7 +141,7 @@ local_run(void *arg)
 		    deliver_one(j, &env, &env.rcpt[i], msg) == 0)
 			done++;
 	if (!pending_left(&env)) {
-		if (queue_remove(j->queue, j->id, err, sizeof(err)) == -1)
+		if (queue_remove(j->queue, j->id, 0, err, sizeof(err)) == -1)
 			log_warn("id=%s %s", j->id, err);
 		else
 			log_info("id=%s removed", j->id);

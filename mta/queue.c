@@ -1279,9 +1279,15 @@ queue_msg_path(const struct queue *q, const char *id, char *buf, size_t len)
 	return q_path(buf, len, q->dir, id, ".msg", NULL, 0);
 }
 
-/* Envelope first: a crash in between leaves an orphan, never a hole. */
+/*
+ * Envelope first: a crash in between leaves an orphan, never a hole.
+ * Not durable: a removal a crash undoes brings the message back, to be
+ * delivered a second time, never lost (delivered mail is on disk at its
+ * destination before it is removed here).
+ */
 int
-queue_remove(struct queue *q, const char *id, char *err, size_t errlen)
+queue_remove(struct queue *q, const char *id, int durable, char *err,
+    size_t errlen)
 {
 	char	qenv[Q_PATH_MAX], qmsg[Q_PATH_MAX];
 
@@ -1295,7 +1301,7 @@ queue_remove(struct queue *q, const char *id, char *err, size_t errlen)
 		return fsu_syserr(err, errlen, qenv, "unlink");
 	if (unlink(qmsg) == -1 && errno != ENOENT)
 		return fsu_syserr(err, errlen, qmsg, "unlink");
-	return fsu_fsync_dir(q->dir, err, errlen);
+	return durable ? fsu_fsync_dir(q->dir, err, errlen) : 0;
 }
 
 static int

@@ -25,7 +25,11 @@
  *	queue_env_load()	read ID.env
  *	queue_env_save()	atomic rewrite of ID.env
  *	queue_msg_path()	path of queue/ID.msg, for delivery
- *	queue_remove()		remove a message (env first, then msg)
+ *	queue_remove()		remove a message (env first, then msg);
+ *				durable: fsync the directory too (an
+ *				operator's delete; a delivered message
+ *				needs no fsync: undone by a crash, it is
+ *				delivered again, never lost)
  *	queue_list()		the IDs in queue/, sorted
  *
  * The envelope file format is versioned (see queue.c): save writes the
@@ -110,7 +114,8 @@ int	queue_env_add_rcpt(struct queue_env *env, const char *addr, int local);
 
 int	queue_msg_path(const struct queue *q, const char *id, char *buf,
 	    size_t len);
-int	queue_remove(struct queue *q, const char *id, char *err, size_t errlen);
+int	queue_remove(struct queue *q, const char *id, int durable, char *err,
+	    size_t errlen);
 /* *ids: malloc'd array of malloc'd strings; queue_list_free() frees. */
 int	queue_list(struct queue *q, char ***ids, size_t *n, char *err,
 	    size_t errlen);

@@ -239,7 +239,7 @@ result_run(void *arg)
 		notify(j, &env, failed, BOUNCE_FAILED, j->bounce_id[0], now);
 	delay_notice(j, &env, now);
 	if (count_state(&env, QUEUE_RCPT_PENDING) == 0) {
-		if (queue_remove(j->queue, env.id, err, sizeof(err)) == -1)
+		if (queue_remove(j->queue, env.id, 0, err, sizeof(err)) == -1)
 			log_warn("id=%s %s", env.id, err);
 		else
 			log_info("id=%s removed", env.id);

@@ -373,7 +373,7 @@ queue_delete_cmd(struct queue *q, const char *spool, const char *id)
 
 	if (cli_queue_has(spool, id) == -1)
 		return CLI_FAIL;
-	if (queue_remove(q, id, err, sizeof(err)) == -1)
+	if (queue_remove(q, id, 1, err, sizeof(err)) == -1)
 		return cli_err("%s", err);
 	printf("%s: deleted\n", id);
 	return CLI_OK;

@@ -1083,11 +1083,11 @@ test_list_remove(void **state)
 	TU_WRITE(fx_path(fx, "queue", "0000018BCFE568000ABC.env"), "x", 1);
 	TU_WRITE(fx_path(fx, "queue", LID ".msg"), "x", 1);
 	TU_WRITE(fx_path(fx, "queue", LID ".env.old"), "x", 1);
-	assert_int_equal(queue_remove(fx->q, id[2], fx->err, sizeof(fx->err)),
+	assert_int_equal(queue_remove(fx->q, id[2], 1, fx->err, sizeof(fx->err)),
 	    0);
-	assert_int_equal(queue_remove(fx->q, id[2], fx->err, sizeof(fx->err)),
+	assert_int_equal(queue_remove(fx->q, id[2], 1, fx->err, sizeof(fx->err)),
 	    0);
-	assert_int_equal(queue_remove(fx->q, "..", fx->err, sizeof(fx->err)),
+	assert_int_equal(queue_remove(fx->q, "..", 0, fx->err, sizeof(fx->err)),
 	    -1);
 	assert_err_has(fx->err, "bad queue ID");
 	assert_int_equal(queue_list(fx->q, &ids, &n, fx->err,
@@ -1274,7 +1274,7 @@ check_and_empty(struct fx *fx, const unsigned char *data)
 		env_equal(&got, &want);
 		queue_env_free(&got);
 		msg_is(fx, ids[i], data, BIG_MSG);
-		assert_int_equal(queue_remove(fx->q, ids[i], fx->err,
+		assert_int_equal(queue_remove(fx->q, ids[i], i % 2, fx->err,
 		    sizeof(fx->err)), 0);
 	}
 	queue_env_free(&want);
